@@ -1,0 +1,142 @@
+"""Pretrained ImageNet networks from ``keras.applications``, chosen by one setting.
+
+The backbone is ``GOING_DEEPER_BACKBONE`` (default ``inception_v3``; the tests use
+``mobilenet_v2``), or the ``name`` argument of each function. Weights come through
+:mod:`helpers.assets`, so an offline asset folder works and nothing downloads twice.
+
+>>> model = load_logits_model()            # 1000 logits, softmax stripped
+>>> x = get_backbone().preprocess(batch)   # uint8 RGB (n, size, size, 3) -> model input
+>>> decode_predictions(model.predict(x))   # [(wnid, class name, probability), ...] per image
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+
+from . import assets
+
+BACKBONE_ENV = "GOING_DEEPER_BACKBONE"
+DEFAULT_BACKBONE = "inception_v3"
+CLASS_INDEX = "keras/models/imagenet_class_index.json"
+
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    title: str
+    application: Callable[..., keras.Model]  # a keras.applications constructor
+    preprocess_input: Callable  # that application's own preprocess_input
+    input_size: int  # square input, in pixels
+    weights: str  # asset path of the weights with the ImageNet classifier
+    weights_no_top: str  # asset path of the weights without it
+    pooled_layer: str  # global-average-pooled features, just below the classifier
+    intermediate_layer: str  # a mid-depth block, for "which layer?" comparisons
+    fine_tune_from: str  # first layer of the top block to unfreeze when fine-tuning
+
+    def preprocess(self, images) -> np.ndarray:
+        """uint8 RGB images -> float32 model input, with the application's own preprocessing."""
+        # astype copies: Keras' preprocess_input works in place on float arrays.
+        return self.preprocess_input(np.asarray(images).astype("float32"))
+
+
+BACKBONES = {
+    "inception_v3": Backbone(
+        name="inception_v3",
+        title="Inception V3",
+        application=keras.applications.InceptionV3,
+        preprocess_input=keras.applications.inception_v3.preprocess_input,
+        input_size=299,
+        weights="keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+        weights_no_top="keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        pooled_layer="avg_pool",
+        intermediate_layer="mixed7",
+        fine_tune_from="mixed9",
+    ),
+    "mobilenet_v2": Backbone(
+        name="mobilenet_v2",
+        title="MobileNetV2",
+        application=keras.applications.MobileNetV2,
+        preprocess_input=keras.applications.mobilenet_v2.preprocess_input,
+        input_size=224,
+        weights="keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+        weights_no_top="keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+        pooled_layer="global_average_pooling2d",
+        intermediate_layer="block_12_add",
+        fine_tune_from="block_16_expand",
+    ),
+}
+
+
+def get_backbone(name: str | None = None) -> Backbone:
+    """The backbone called ``name``, else ``$GOING_DEEPER_BACKBONE``, else Inception V3."""
+    name = name or os.environ.get(BACKBONE_ENV) or DEFAULT_BACKBONE
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}.") from None
+
+
+def load_logits_model(name: str | None = None, weights: bool = True) -> keras.Model:
+    """The full ImageNet classifier with the softmax stripped: outputs 1000 logits."""
+    backbone = get_backbone(name)
+    return backbone.application(
+        weights=str(assets.fetch(backbone.weights)) if weights else None,
+        classifier_activation=None,
+    )
+
+
+def load_feature_extractor(name: str | None = None, weights: bool = True) -> keras.Model:
+    """The backbone without its classifier, global-average-pooled: one vector per image."""
+    backbone = get_backbone(name)
+    return backbone.application(
+        weights=str(assets.fetch(backbone.weights_no_top)) if weights else None,
+        include_top=False,
+        pooling="avg",
+        input_shape=(backbone.input_size, backbone.input_size, 3),
+    )
+
+
+def multi_layer_model(model: keras.Model, layer_names: list[str]) -> keras.Model:
+    """A model giving ``{layer name: features}`` for several layers in one forward pass.
+
+    Feature maps (4-D) are global-average-pooled so every layer gives one vector per image.
+    """
+    outputs = {}
+    for name in layer_names:
+        output = model.get_layer(name).output
+        if len(output.shape) == 4:
+            output = keras.layers.GlobalAveragePooling2D(name=f"{name}_pooled")(output)
+        outputs[name] = output
+    return keras.Model(model.input, outputs)
+
+
+@functools.cache
+def imagenet_classes() -> list[tuple[str, str]]:
+    """The 1000 ImageNet classes as (WordNet id, readable name), in model output order."""
+    with open(assets.fetch(CLASS_INDEX)) as f:
+        index = json.load(f)
+    return [tuple(index[str(i)]) for i in range(len(index))]
+
+
+def softmax(logits) -> np.ndarray:
+    """Probabilities from logits (numerically stable)."""
+    logits = np.asarray(logits, dtype="float64")
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def decode_predictions(logits, top: int = 5) -> list[list[tuple[str, str, float]]]:
+    """Top-``top`` (WordNet id, class name, probability) for each row of logits."""
+    classes = imagenet_classes()
+    probabilities = softmax(np.atleast_2d(logits))
+    return [
+        [(*classes[i], float(row[i])) for i in np.argsort(row)[::-1][:top]]
+        for row in probabilities
+    ]

@@ -1,0 +1,91 @@
+"""Photos -> backbone features, batched and cached on disk.
+
+Each photo's features are stored under the cache folder, keyed by the photo's
+content (sha256), the backbone and the layer, so a re-run is instant and does no
+model work at all -- the network is not even built when every photo is cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import assets, backbones, images
+
+LOGITS = "predictions"  # the classifier layer, built without softmax by load_logits_model
+
+
+def content_hash(path: str | Path) -> str:
+    """sha256 of a file's bytes: the cache key survives renames and catches edits."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _cache_file(backbone: str, layer: str, digest: str) -> Path:
+    return assets.cache_dir() / "features" / backbone / layer / f"{digest}.npy"
+
+
+@functools.cache
+def _feature_model(backbone: str, layers: tuple[str, ...]):
+    return backbones.multi_layer_model(backbones.load_logits_model(backbone), list(layers))
+
+
+def featurize(
+    paths,
+    layers=(LOGITS,),
+    backbone: str | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Features of every photo in ``paths`` for each layer: ``{layer: (n, dim) array}``.
+
+    ``layers`` are layer names of the backbone's logits model; ``"predictions"`` is
+    the 1000 logits. Photos are centre-cropped and resized to the backbone's input.
+    """
+    spec = backbones.get_backbone(backbone)
+    layers = tuple(layers)
+    paths = [Path(p) for p in paths]
+    digests = [content_hash(p) for p in paths]
+    missing = [
+        i for i, d in enumerate(digests)
+        if not all(_cache_file(spec.name, layer, d).is_file() for layer in layers)
+    ]
+    if missing:
+        _compute_and_store(spec, layers, [paths[i] for i in missing], [digests[i] for i in missing],
+                           batch_size, progress)
+    return {
+        layer: np.stack([np.load(_cache_file(spec.name, layer, d)) for d in digests])
+        for layer in layers
+    }
+
+
+def _compute_and_store(spec, layers, paths, digests, batch_size, progress):
+    model = _feature_model(spec.name, layers)
+    batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
+    load = functools.partial(images.load_batch, size=spec.input_size)
+    # Decode the next batch in a thread while the model works on this one
+    # (Pillow releases the GIL while decoding).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load, batches[0])
+        with tqdm(total=len(paths), desc=f"{spec.title} features", unit="img", disable=not progress) as bar:
+            for index in range(len(batches)):
+                pixels = pending.result()
+                if index + 1 < len(batches):
+                    pending = pool.submit(load, batches[index + 1])
+                outputs = model.predict_on_batch(spec.preprocess(pixels))
+                start = index * batch_size
+                for layer in layers:
+                    for digest, row in zip(digests[start : start + len(pixels)], np.asarray(outputs[layer])):
+                        _save_atomically(_cache_file(spec.name, layer, digest), row)
+                bar.update(len(pixels))
+
+
+def _save_atomically(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.stem + ".part.npy")
+    np.save(partial, array)
+    partial.replace(path)  # an interrupted run never leaves a half-written cache entry

@@ -1,0 +1,73 @@
+"""The course's recurring figures: image grids, top-k bars, training curves."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, colors=None):
+    """A grid of images with optional titles (``colors``: one title colour per image)."""
+    images = list(images)
+    nrows = max(1, math.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            image = images[i]
+            ax.imshow(image, cmap="gray" if np.ndim(image) == 2 else None)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=9, color=None if colors is None else colors[i])
+    fig.tight_layout()
+    return fig
+
+
+def plot_top_predictions(image, predictions, title: str = "", original=None):
+    """The crop the network sees (and the original photo) beside a bar chart of its top-k guesses.
+
+    ``predictions``: [(wnid, name, probability), ...] as from ``backbones.decode_predictions``.
+    """
+    panels = 3 if original is not None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3), width_ratios=[1] * (panels - 1) + [1.4])
+    if original is not None:
+        axes[0].imshow(original)
+        axes[0].set_title("original", fontsize=9)
+    axes[panels - 2].imshow(image)
+    axes[panels - 2].set_title(title or "what the network sees", fontsize=9)
+    for ax in axes[:-1]:
+        ax.axis("off")
+    names = [name.replace("_", " ") for _, name, _ in predictions][::-1]
+    probabilities = [p for *_, p in predictions][::-1]
+    axes[-1].barh(names, probabilities, color="tab:blue")
+    axes[-1].set_xlim(0, 1)
+    axes[-1].set_xlabel("probability")
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None = None):
+    """Two panels (accuracy, loss), train solid and validation dashed, one colour per run.
+
+    ``histories``: {run name: keras History.history dict}. ``fine_tune_epoch`` draws
+    the "start fine-tuning" marker, as in TensorFlow's transfer-learning tutorial.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for (run, history), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        for ax, metric in zip(axes, ["accuracy", "loss"]):
+            epochs = np.arange(1, len(history[metric]) + 1)
+            ax.plot(epochs, history[metric], color=color, label=f"{run} (train)")
+            if f"val_{metric}" in history:
+                ax.plot(epochs, history[f"val_{metric}"], "--", color=color, label=f"{run} (validation)")
+    for ax, metric in zip(axes, ["accuracy", "loss"]):
+        if fine_tune_epoch is not None:
+            ax.axvline(fine_tune_epoch + 0.5, color="gray", linestyle=":")
+            ax.text(fine_tune_epoch + 0.6, ax.get_ylim()[1], "start fine-tuning", va="top", fontsize=8, color="gray")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylim(0, 1.05)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

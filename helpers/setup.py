@@ -1,0 +1,89 @@
+"""The first cell of every notebook: quiet TensorFlow, seed everything, check versions.
+
+>>> from helpers.setup import setup_notebook
+>>> setup_notebook()
+Python 3.11.7 | TensorFlow 2.21.0 | Keras 3.15.1 | backbone: MobileNetV2 | CPU only | assets: ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+
+MIN_VERSIONS = {"python": (3, 10), "tensorflow": (2, 19), "keras": (3, 8)}
+IN_COLAB = "google.colab" in sys.modules
+
+
+@contextlib.contextmanager
+def _silence_stderr_fd():
+    """Silence the C++ start-up lines TensorFlow writes to stderr before its logging is set up.
+
+    They are printed below Python (file descriptor 2), so TF_CPP_MIN_LOG_LEVEL
+    cannot reach them; Python exceptions are unaffected.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow with its start-up log lines and info/warning logs turned off."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ logs: errors only
+    with _silence_stderr_fd():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # probes CUDA now, while stderr is still silenced
+    tf.get_logger().setLevel(logging.ERROR)
+    # Pillow and Keras emit no warnings we want learners to chase; TF's Python
+    # deprecation notices are for library authors.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="tensorflow")
+    return tf
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+
+
+def version_problems(versions: dict[str, str]) -> list[str]:
+    """One actionable line per package older than the course needs."""
+    return [
+        f"{name} {versions[name]} is older than {'.'.join(map(str, minimum))}: "
+        f"run  pip install -r requirements.txt  (or use the Colab / Binder links in the README)."
+        for name, minimum in MIN_VERSIONS.items()
+        if _version_tuple(versions[name]) < minimum
+    ]
+
+
+def setup_notebook(seed: int = 42) -> dict[str, str]:
+    """Quiet TF, seed Python/NumPy/TF, and print one status line (plus any problem found)."""
+    tf = import_tensorflow_quietly()
+    import keras
+
+    from . import assets, backbones
+
+    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow in one call
+    versions = {
+        "python": ".".join(map(str, sys.version_info[:3])),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+    gpus = tf.config.list_physical_devices("GPU")
+    offline = os.environ.get(assets.OFFLINE_ENV) or "none (downloads to cache)"
+    print(
+        f"Python {versions['python']} | TensorFlow {versions['tensorflow']} | Keras {versions['keras']}"
+        f" | backbone: {backbones.get_backbone().title}"
+        f" | {f'{len(gpus)} GPU(s)' if gpus else 'CPU only'}{' | Colab' if IN_COLAB else ''}"
+        f" | offline assets: {offline}"
+    )
+    for problem in version_problems(versions):
+        print("WARNING:", problem)
+    return versions

@@ -1,0 +1,54 @@
+"""Strip notebooks for committing: no outputs (except NBVAL_CHECK_OUTPUT cells), no counts.
+
+    python tools/clean_notebooks.py notebooks/*.ipynb          # clean in place
+    python tools/clean_notebooks.py --check notebooks/*.ipynb  # exit 1 if any is not clean
+
+Cells whose source contains ``NBVAL_CHECK_OUTPUT`` keep their plain-text output:
+that is what nbval compares on every test run (the notebook's key results).
+"""
+
+import argparse
+import sys
+
+import nbformat
+
+CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+
+
+def clean(nb) -> None:
+    for cell in nb.cells:
+        cell.get("metadata", {}).pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        if CHECK_MARK in cell.source:
+            # keep only the printed text; nbval compares it, rich outputs are noise
+            cell.outputs = [o for o in cell.outputs if o.output_type == "stream" and o.name == "stdout"]
+        else:
+            cell.outputs = []
+    nb.metadata.pop("widgets", None)
+    nb.metadata.get("language_info", {}).pop("version", None)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report, do not write")
+    parser.add_argument("notebooks", nargs="+")
+    args = parser.parse_args()
+    dirty = []
+    for path in args.notebooks:
+        nb = nbformat.read(path, as_version=4)
+        before = nbformat.writes(nb)
+        clean(nb)
+        if nbformat.writes(nb) != before:
+            dirty.append(path)
+            if not args.check:
+                nbformat.write(nb, path)
+    if args.check and dirty:
+        print("Not clean (run tools/clean_notebooks.py):", *dirty, sep="\n  ")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
