@@ -15,7 +15,7 @@ import functools
 import json
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 import keras
 import numpy as np
@@ -25,6 +25,11 @@ from . import assets
 BACKBONE_ENV = "GOING_DEEPER_BACKBONE"
 DEFAULT_BACKBONE = "inception_v3"
 CLASS_INDEX = "keras/models/imagenet_class_index.json"
+LOGITS = "predictions"  # the classifier layer: logits, since the softmax is stripped
+# The global-average-pooled features just below the classifier. Addressed as the
+# classifier's input, not by layer name: Keras numbers unnamed layers per session
+# (global_average_pooling2d, ..._1, ...), so a name would break on the second model.
+POOLED = "pooled"
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class Backbone:
     input_size: int  # square input, in pixels
     weights: str  # asset path of the weights with the ImageNet classifier
     weights_no_top: str  # asset path of the weights without it
-    pooled_layer: str  # global-average-pooled features, just below the classifier
+    pooled_layer: ClassVar[str] = POOLED
     intermediate_layer: str  # a mid-depth block, for "which layer?" comparisons
     fine_tune_from: str  # first layer of the top block to unfreeze when fine-tuning
 
@@ -55,7 +60,6 @@ BACKBONES = {
         input_size=299,
         weights="keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
         weights_no_top="keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        pooled_layer="avg_pool",
         intermediate_layer="mixed7",
         fine_tune_from="mixed9",
     ),
@@ -67,7 +71,6 @@ BACKBONES = {
         input_size=224,
         weights="keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
         weights_no_top="keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
-        pooled_layer="global_average_pooling2d",
         intermediate_layer="block_12_add",
         fine_tune_from="block_16_expand",
     ),
@@ -106,11 +109,12 @@ def load_feature_extractor(name: str | None = None, weights: bool = True) -> ker
 def multi_layer_model(model: keras.Model, layer_names: list[str]) -> keras.Model:
     """A model giving ``{layer name: features}`` for several layers in one forward pass.
 
-    Feature maps (4-D) are global-average-pooled so every layer gives one vector per image.
+    ``POOLED`` names the pooled features below the classifier. Feature maps (4-D) are
+    global-average-pooled so every layer gives one vector per image.
     """
     outputs = {}
     for name in layer_names:
-        output = model.get_layer(name).output
+        output = model.get_layer(LOGITS).input if name == POOLED else model.get_layer(name).output
         if len(output.shape) == 4:
             output = keras.layers.GlobalAveragePooling2D(name=f"{name}_pooled")(output)
         outputs[name] = output

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from . import assets, backbones, images
 
-LOGITS = "predictions"  # the classifier layer, built without softmax by load_logits_model
+LOGITS = backbones.LOGITS  # "predictions": the 1000 logits (load_logits_model strips the softmax)
 
 
 def content_hash(path: str | Path) -> str:
@@ -44,7 +44,8 @@ def featurize(
     """Features of every photo in ``paths`` for each layer: ``{layer: (n, dim) array}``.
 
     ``layers`` are layer names of the backbone's logits model; ``"predictions"`` is
-    the 1000 logits. Photos are centre-cropped and resized to the backbone's input.
+    the 1000 logits and ``"pooled"`` the pooled features below them. Photos are
+    centre-cropped and resized to the backbone's input.
     """
     spec = backbones.get_backbone(backbone)
     layers = tuple(layers)

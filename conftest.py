@@ -1,0 +1,8 @@
+"""pytest configuration shared by the unit tests (tests/) and the notebook runs (notebooks/)."""
+
+import os
+
+# Figures are drawn, never shown, when notebooks and tests run headless.
+os.environ.setdefault("MPLBACKEND", "Agg")
+# TensorFlow's C++ start-up logs stay out of the test output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,108 @@
+"""helpers.backbones: architecture, input size and preprocessing of every backbone, weight-free.
+
+No Inception weights can be had on the test machines, so everything that does not
+need trained weights is checked for every backbone with ``weights=False``.
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import assets, backbones, images
+
+EXPECTED = {  # name: (input size, pooled feature size, keras.applications module)
+    "inception_v3": (299, 2048, keras.applications.inception_v3),
+    "mobilenet_v2": (224, 1280, keras.applications.mobilenet_v2),
+}
+needs_assets = pytest.mark.skipif(not os.environ.get(assets.OFFLINE_ENV), reason="needs the offline asset folder")
+
+
+def test_every_backbone_is_tested():
+    assert set(backbones.BACKBONES) == set(EXPECTED)
+
+
+@pytest.fixture(scope="module", params=sorted(EXPECTED))
+def untrained(request):
+    """(backbone, logits model, feature extractor) with random weights."""
+    name = request.param
+    return (backbones.get_backbone(name), backbones.load_logits_model(name, weights=False),
+            backbones.load_feature_extractor(name, weights=False))
+
+
+def test_architecture_and_input_size(untrained):
+    backbone, logits_model, extractor = untrained
+    size, pooled_size, _ = EXPECTED[backbone.name]
+    assert backbone.input_size == size
+    assert tuple(logits_model.input_shape) == (None, size, size, 3)
+    assert tuple(logits_model.output_shape) == (None, 1000)
+    assert tuple(extractor.output_shape) == (None, pooled_size)
+    for layer in (backbone.intermediate_layer, backbone.fine_tune_from):
+        logits_model.get_layer(layer)  # raises if the registry names a layer that is not there
+
+
+def test_logits_model_has_no_softmax(untrained):
+    _, logits_model, _ = untrained
+    classifier = logits_model.get_layer("predictions")
+    assert classifier.activation is keras.activations.linear
+    x = np.random.default_rng(0).uniform(-1, 1, (2, *logits_model.input_shape[1:])).astype("float32")
+    assert not np.allclose(logits_model.predict_on_batch(x).sum(axis=1), 1.0)
+
+
+def test_multi_layer_model_pools_every_layer(untrained):
+    backbone, logits_model, _ = untrained
+    layers = ["predictions", backbone.pooled_layer, backbone.intermediate_layer]
+    model = backbones.multi_layer_model(logits_model, layers)
+    x = np.zeros((1, *logits_model.input_shape[1:]), "float32")
+    outputs = model.predict_on_batch(x)
+    assert outputs["predictions"].shape == (1, 1000)
+    assert outputs["pooled"].shape == (1, EXPECTED[backbone.name][1])
+    assert outputs[backbone.intermediate_layer].ndim == 2  # feature map pooled to a vector
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_preprocessing_matches_keras_applications(name):
+    backbone = backbones.get_backbone(name)
+    pixels = np.random.default_rng(1).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    expected = EXPECTED[name][2].preprocess_input(pixels.astype("float32").copy())
+    ours = backbone.preprocess(pixels)
+    np.testing.assert_allclose(ours, expected)
+    assert ours.dtype == np.float32 and ours.min() >= -1 and ours.max() <= 1
+    floats = pixels.astype("float32")
+    backbone.preprocess(floats)
+    assert floats.max() > 1  # the caller's array is not modified in place
+
+
+def test_backbone_is_one_setting(monkeypatch):
+    monkeypatch.delenv(backbones.BACKBONE_ENV, raising=False)
+    assert backbones.get_backbone().name == "inception_v3"  # the course default
+    monkeypatch.setenv(backbones.BACKBONE_ENV, "mobilenet_v2")
+    assert backbones.get_backbone().name == "mobilenet_v2"
+    assert backbones.get_backbone("inception_v3").name == "inception_v3"  # an argument wins
+    with pytest.raises(ValueError, match="Unknown backbone 'resnet'.*inception_v3"):
+        backbones.get_backbone("resnet")
+
+
+def test_softmax_and_decoding(monkeypatch):
+    monkeypatch.setattr(backbones, "imagenet_classes", lambda: [(f"n{i}", f"class {i}") for i in range(4)])
+    logits = np.array([[1.0, 3.0, 2.0, 0.0], [0.0, 0.0, 0.0, 5.0]])
+    np.testing.assert_allclose(backbones.softmax(logits).sum(axis=1), 1)
+    top = backbones.decode_predictions(logits, top=2)
+    assert [name for _, name, _ in top[0]] == ["class 1", "class 2"]
+    assert top[1][0][:2] == ("n3", "class 3") and top[1][0][2] > 0.9
+    assert len(backbones.decode_predictions(logits[0])) == 1  # one image without a batch axis
+
+
+@needs_assets
+def test_imagenet_class_index():
+    classes = backbones.imagenet_classes()
+    assert len(classes) == 1000 and classes[285] == ("n02124075", "Egyptian_cat")
+
+
+@needs_assets
+def test_pretrained_mobilenet_recognises_a_cat():
+    model = backbones.load_logits_model("mobilenet_v2")
+    pixels = images.load_batch([assets.fetch("images/samples/coral-cat.bmp")], 224)
+    top = backbones.decode_predictions(model.predict_on_batch(backbones.get_backbone("mobilenet_v2").preprocess(pixels)))
+    assert "Egyptian_cat" in [name for _, name, _ in top[0][:3]]

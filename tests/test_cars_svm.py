@@ -1,0 +1,27 @@
+"""The talk's claim, tested without the notebook: 20 car photos are enough for a linear SVM
+on MobileNetV2's logits (leave-one-out accuracy >= 19/20). Needs the offline asset folder."""
+
+import os
+
+import pytest
+
+from helpers.assets import OFFLINE_ENV
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get(OFFLINE_ENV),
+    reason=f"{OFFLINE_ENV} is unset: this test needs the offline asset folder (car photos, MobileNetV2 weights).",
+)
+
+
+def test_leave_one_out_accuracy_on_the_20_labelled_cars():
+    from helpers import assets, features, images
+    from helpers.setup import import_tensorflow_quietly
+    from helpers.svm_classifier import LOGITS, leave_one_out_predictions
+
+    import_tensorflow_quietly()
+    cars = images.load_image_folder(assets.fetch_folder("images/cars"))
+    assert len(cars.paths) == 20 and cars.class_names == ["Classic", "Modern"]
+    logits = features.featurize(cars.paths, layers=(LOGITS,), backbone="mobilenet_v2", progress=False)[LOGITS]
+    predicted = leave_one_out_predictions(logits, cars.labels)
+    wrong = [path.name for path, guess, label in zip(cars.paths, predicted, cars.labels) if guess != label]
+    assert len(wrong) <= 1, f"misclassified when held out: {wrong}"

@@ -1,0 +1,55 @@
+"""The notebooks as files: committed clean, set up alike, each with checked results and an exercise.
+
+(nbval executes them; these tests check what a reader and a presenter rely on.)
+"""
+
+import copy
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from clean_notebooks import CHECK_MARK, clean
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def test_the_course_has_its_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def notebook(request):
+    return nbformat.read(request.param, as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_committed_clean(notebook):
+    cleaned = copy.deepcopy(notebook)
+    clean(cleaned)
+    assert nbformat.writes(cleaned) == nbformat.writes(notebook), "run tests/clean_notebooks.py on it"
+
+
+def test_key_results_are_checked_by_nbval(notebook):
+    checks = [c for c in code_cells(notebook) if CHECK_MARK in c.source]
+    assert checks, "no NBVAL_CHECK_OUTPUT cell: a regression in the key result would not fail CI"
+    for cell in checks:
+        printed = "".join(o.get("text", "") for o in cell.outputs)
+        assert printed.strip(), f"check cell has no stored output to compare:\n{cell.source}"
+        assert "False" not in printed, f"a stored check is False:\n{printed}"
+
+
+def test_starts_with_the_setup_cell(notebook):
+    first = code_cells(notebook)[0].source
+    assert '"google.colab" in sys.modules' in first and "setup_notebook()" in first
+
+
+def test_ends_with_an_exercise_and_a_hidden_solution(notebook):
+    markdown = [c.source for c in notebook.cells if c.cell_type == "markdown"]
+    assert any("Exercise" in m for m in markdown[-4:] + markdown[-8:]), "no exercise at the end"
+    hidden = any("<details>" in m for m in markdown) or any(
+        c.metadata.get("jupyter", {}).get("source_hidden") for c in code_cells(notebook))
+    assert hidden, "the exercise solution is not hidden"

@@ -1,0 +1,158 @@
+"""Unit tests of helpers.svm_classifier on tiny synthetic features: no network, no TensorFlow."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers.svm_classifier import (
+    PhotoClassifier,
+    Prediction,
+    image_files,
+    leave_one_out_accuracy,
+    leave_one_out_predictions,
+    make_pipeline,
+)
+
+DIM = 30
+
+
+def blobs(n_per_class=6, n_classes=2, seed=0):
+    """Well separated clusters: class c is shifted by +3 in coordinates 5c to 5c+4."""
+    rng = np.random.default_rng(seed)
+    features, labels = [], []
+    for c in range(n_classes):
+        centre = np.zeros(DIM)
+        centre[5 * c : 5 * c + 5] = 3.0
+        features.append(centre + rng.normal(size=(n_per_class, DIM)))
+        labels += [c] * n_per_class
+    return np.vstack(features), np.array(labels)
+
+
+class FakeFeaturizer:
+    """Stands in for helpers.features.featurize: looks features up by file name, logs calls."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]):
+        self.vectors = vectors
+        self.calls = []
+
+    def __call__(self, paths, layers, backbone, progress):
+        self.calls.append(([Path(p).name for p in paths], layers, backbone))
+        return {layer: np.stack([self.vectors[Path(p).name] for p in paths]) for layer in layers}
+
+
+def assert_same_predictions(actual, expected):
+    """Same paths and labels; distances equal up to float rounding (batch sizes change BLAS sums)."""
+    assert [(p.path, p.label) for p in actual] == [(p.path, p.label) for p in expected]
+    np.testing.assert_allclose([p.distance for p in actual], [p.distance for p in expected], rtol=1e-9)
+
+
+def write_photos(folder: Path, names) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        Image.new("RGB", (4, 4), "red").save(folder / name)
+        paths.append(folder / name)
+    return paths
+
+
+@pytest.fixture
+def fitted():
+    features, labels = blobs()
+    return PhotoClassifier.fit(features, labels, ["Classic", "Modern"], backbone="fakenet"), features, labels
+
+
+def test_pipeline_is_scaler_then_linear_svm_and_deterministic():
+    features, labels = blobs()
+    first, second = make_pipeline().fit(features, labels), make_pipeline().fit(features, labels)
+    assert [name for name, _ in first.steps] == ["scale", "svm"]
+    np.testing.assert_array_equal(first[-1].coef_, second[-1].coef_)
+
+
+def test_leave_one_out_holds_out_each_photo():
+    features, labels = blobs()
+    assert leave_one_out_predictions(features, labels).shape == labels.shape
+    assert leave_one_out_accuracy(features, labels) == 1.0
+    # Labels carry no information: a held-out photo's own class is always the minority
+    # among the others, so leave-one-out must not look better than chance.
+    shuffled = np.array([0, 1] * (len(labels) // 2))
+    assert leave_one_out_accuracy(np.ones_like(features), shuffled) <= 0.5
+
+
+def test_two_class_predictions_use_signed_scores(fitted):
+    classifier, features, labels = fitted
+    scores = classifier.decision_values(features)
+    predictions = classifier.predict_features(features)
+    assert [p.label for p in predictions] == [["Classic", "Modern"][int(s > 0)] for s in scores]
+    np.testing.assert_allclose([p.distance for p in predictions], np.abs(scores))
+    assert [p.label for p in predictions] == [classifier.class_names[c] for c in labels]
+
+
+def test_more_than_two_classes():
+    features, labels = blobs(n_classes=3)
+    classifier = PhotoClassifier.fit(features, labels, ["a", "b", "c"], backbone="fakenet")
+    predictions = classifier.predict_features(features, paths=[f"{i}.jpg" for i in range(len(labels))])
+    assert [p.label for p in predictions] == [["a", "b", "c"][c] for c in labels]
+    np.testing.assert_allclose([p.distance for p in predictions], classifier.decision_values(features).max(axis=1))
+    assert predictions[0].path == Path("0.jpg")
+
+
+def test_fit_needs_two_classes():
+    features, _ = blobs()
+    with pytest.raises(ValueError, match="two classes"):
+        PhotoClassifier.fit(features, np.zeros(len(features), int), ["only"], backbone="fakenet")
+
+
+def test_save_load_round_trip_predicts_photos_identically(fitted, tmp_path):
+    classifier, features, _ = fitted
+    paths = write_photos(tmp_path / "photos", [f"car{i}.png" for i in range(len(features))])
+    featurizer = FakeFeaturizer({p.name: f for p, f in zip(paths, features)})
+    classifier.featurizer = featurizer
+
+    saved = classifier.save(tmp_path / "models" / "cars.joblib")
+    reloaded = PhotoClassifier.load(saved, featurizer=featurizer)
+
+    assert (reloaded.class_names, reloaded.backbone, reloaded.layer) == (["Classic", "Modern"], "fakenet", "predictions")
+    assert_same_predictions(reloaded.predict_photos(paths), classifier.predict_photos(paths))
+    assert featurizer.calls[-1] == ([p.name for p in paths], ("predictions",), "fakenet")
+    assert_same_predictions([reloaded.predict_photo(paths[0])], reloaded.predict_photos(paths)[:1])
+    assert reloaded.predict_photos([]) == []
+
+
+def test_load_rejects_other_files(tmp_path):
+    import joblib
+
+    joblib.dump({"something": "else"}, tmp_path / "other.joblib")
+    with pytest.raises(ValueError, match="not a classifier"):
+        PhotoClassifier.load(tmp_path / "other.joblib")
+
+
+def test_stream_predictions_goes_file_by_file_and_skips_junk(fitted, tmp_path):
+    classifier, features, _ = fitted
+    folder = tmp_path / "incoming"
+    names = ["b.jpg", "a.png", "c.JPG"]
+    write_photos(folder, names)
+    (folder / ".DS_Store").write_bytes(b"junk")
+    (folder / "README.txt").write_text("not a photo")
+    write_photos(folder / "Classic", ["ignored.jpg"])  # sub-folders are not read
+    featurizer = FakeFeaturizer({name: features[i] for i, name in enumerate(names)})
+    classifier.featurizer = featurizer
+
+    assert image_files(folder) == [folder / n for n in ["a.png", "b.jpg", "c.JPG"]]
+    stream = classifier.stream_predictions(folder)
+    first = next(stream)
+    assert isinstance(first, Prediction) and first.path == folder / "a.png"
+    assert len(featurizer.calls) == 1  # lazy: nothing else featurized yet
+    rest = list(stream)
+    assert [p.path.name for p in rest] == ["b.jpg", "c.JPG"]
+    assert [call[0] for call in featurizer.calls] == [["a.png"], ["b.jpg"], ["c.JPG"]]
+    assert_same_predictions([first, *rest], classifier.predict_photos(image_files(folder)))
+
+
+def test_stream_predictions_accepts_any_iterable_of_paths(fitted, tmp_path):
+    classifier, features, _ = fitted
+    paths = write_photos(tmp_path, ["x.jpg", "y.jpg"])
+    classifier.featurizer = FakeFeaturizer({"x.jpg": features[0], "y.jpg": features[-1]})
+    labels = [p.label for p in classifier.stream_predictions(p for p in paths)]
+    assert labels == ["Classic", "Modern"]
