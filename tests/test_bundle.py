@@ -1,0 +1,93 @@
+"""The offline workshop bundle, end to end without internet.
+
+A local HTTP server on 127.0.0.1 serves ../shared/assets as a mirror of the canonical
+URLs; the bundle is downloaded from it, verified, and a notebook then runs from the
+bundle alone with downloads forbidden.
+"""
+
+import functools
+import http.server
+import os
+import re
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from helpers import assets, bundle
+
+SHARED = Path(os.environ.get(assets.OFFLINE_ENV, "")) if os.environ.get(assets.OFFLINE_ENV) else None
+pytestmark = pytest.mark.skipif(SHARED is None, reason="needs the offline asset folder to serve as a mirror")
+NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "03_transfer_svm_cars.ipynb"
+
+
+def published_sha256() -> dict[str, str]:
+    """sha256 of each mirrored file, as published in the mirror's README (not computed here)."""
+    text = (SHARED / "README.md").read_text()
+    return {path: f"sha256:{digest}" for digest, path in re.findall(r"^([0-9a-f]{64})  \./(\S+)$", text, re.M)}
+
+
+@pytest.fixture(scope="module")
+def mirror():
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SHARED))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def mirrored_registry(mirror, monkeypatch):
+    """The course registry, with every URL pointing at the local mirror.
+
+    Photos keep their canonical hashes (the mirror holds the same bytes); the
+    derived weights, class index and MNIST copies are checked against the hashes
+    the mirror publishes.
+    """
+    published = published_sha256()
+    table = {
+        path: assets.Asset(path, asset.known_hash if path.startswith("images/") else published.get(path),
+                           f"{mirror}/{path}")
+        for path, asset in assets.registry().items()
+    }
+    monkeypatch.setattr(assets, "registry", lambda: table)
+    monkeypatch.delenv(assets.NO_DOWNLOAD_ENV, raising=False)
+    return table
+
+
+def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, capsys):
+    target = tmp_path / "usb"
+    bundle.main([str(target), "--backbone", "mobilenet_v2"])
+    table = capsys.readouterr().out
+    expected = bundle.bundle_paths(["mobilenet_v2"])
+    assert len(expected) == 37 + 1 + 1 + 2  # photos, MNIST, class index, two weight files
+    for path in expected:
+        assert (target / path).is_file()
+        assert path in table
+    assert not [p for p in expected if "inception" in p]
+    assert f"{len(expected)} files" in table and f"GOING_DEEPER_ASSETS={target}" in table
+    assert all(row["verified"] == "sha256" for row in bundle.build_bundle(target, ["mobilenet_v2"], progress=False))
+
+
+def test_course_runs_from_the_bundle_with_no_download(mirrored_registry, tmp_path):
+    target = tmp_path / "usb"
+    bundle.build_bundle(target, ["mobilenet_v2"], progress=False)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    env = {assets.OFFLINE_ENV: str(target), assets.NO_DOWNLOAD_ENV: "1", assets.CACHE_ENV: str(tmp_path / "cache"),
+           "GOING_DEEPER_BACKBONE": "mobilenet_v2"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits the environment
+    try:
+        NotebookClient(notebook, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert str(target) in printed  # the setup line reports the bundle as the offline folder
+    assert "Error" not in printed

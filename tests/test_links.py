@@ -1,0 +1,58 @@
+"""Colab and Binder badges, and the notebooks' install cells, all name the configured repository."""
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import retarget_repository as rr
+
+NOTEBOOKS = sorted((rr.ROOT / "notebooks").glob("*.ipynb"))
+LINK = re.compile(r"https://(?:colab\.research\.google\.com/github|mybinder\.org/v2/gh|github\.com)/[^\s)\"']+")
+
+
+def check_notebook(path: Path, repository: str) -> None:
+    expected = rr.links(repository)
+    nb = nbformat.read(path, as_version=4)
+    first_markdown = next(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert expected["colab"] + f"notebooks/{path.name}" in first_markdown, f"{path.name}: Colab badge"
+    setup = next(c.source for c in nb.cells if c.cell_type == "code")
+    assert f'%pip install -q "{expected["pip"]}"' in setup, f"{path.name}: install cell"
+    for cell in nb.cells:  # no link anywhere names another repository
+        for url in LINK.findall(cell.source):
+            if "github.com/" in url and not url.startswith(expected["clone"]) and "/github/" not in url:
+                continue  # links to other projects (Keras, TF...) are fine
+            assert repository in url, f"{path.name}: {url}"
+            if url.startswith("https://colab"):
+                assert url == expected["colab"] + f"notebooks/{path.name}", f"{path.name}: {url}"
+
+
+def check_readme(text: str, repository: str) -> None:
+    expected = rr.links(repository)
+    for notebook in NOTEBOOKS:
+        assert expected["colab"] + f"notebooks/{notebook.name}" in text, f"README: Colab link for {notebook.name}"
+    assert expected["binder"] in text, "README: Binder badge"
+    assert f"git clone {expected['clone']}" in text, "README: clone command"
+
+
+def test_everything_names_the_configured_repository():
+    repository = rr.configured_repository()
+    assert NOTEBOOKS
+    for path in NOTEBOOKS:
+        check_notebook(path, repository)
+    check_readme((rr.ROOT / "README.md").read_text(), repository)
+
+
+def test_retarget_rewrites_every_link(tmp_path, monkeypatch):
+    fork = tmp_path / "fork"
+    shutil.copytree(rr.ROOT / "notebooks", fork / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(rr.ROOT / name, fork / name)
+    monkeypatch.setattr(rr, "ROOT", fork)
+    rr.retarget("someone/their-fork")
+    assert rr.configured_repository() == "someone/their-fork"
+    for path in sorted((fork / "notebooks").glob("*.ipynb")):
+        check_notebook(path, "someone/their-fork")
+    readme = (fork / "README.md").read_text()
+    check_readme(readme, "someone/their-fork")
+    assert rr.configured_repository() not in readme.replace("someone/their-fork", "")
