@@ -42,7 +42,8 @@ def make_pipeline(C: float = 1.0, random_state: int = 42) -> Pipeline:
     """
     return Pipeline([
         ("scale", StandardScaler()),
-        ("svm", LinearSVC(C=C, random_state=random_state, max_iter=10_000)),
+        # dual="auto" spelled out: scikit-learn 1.4 warns that its default is changing to it
+        ("svm", LinearSVC(C=C, dual="auto", random_state=random_state, max_iter=10_000)),
     ])
 
 
