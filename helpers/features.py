@@ -66,23 +66,29 @@ def featurize(
 
 def _compute_and_store(spec, layers, paths, digests, batch_size, progress):
     model = _feature_model(spec.name, layers)
+    with tqdm(total=len(paths), desc=f"{spec.title} features", unit="img", disable=not progress) as bar:
+        for start, outputs in compute_features(model, spec, paths, batch_size):
+            for layer in layers:
+                for digest, row in zip(digests[start:], np.asarray(outputs[layer])):
+                    _save_atomically(_cache_file(spec.name, layer, digest), row)
+            bar.update(len(outputs[layers[0]]))
+
+
+def compute_features(model, spec, paths, batch_size: int = 32):
+    """Yield ``(start index, model outputs)`` batch by batch: files -> pixels -> model.
+
+    The next batch is decoded in a thread while the model works on this one
+    (Pillow releases the GIL while decoding), so the model rarely waits for JPEGs.
+    """
     batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
     load = functools.partial(images.load_batch, size=spec.input_size)
-    # Decode the next batch in a thread while the model works on this one
-    # (Pillow releases the GIL while decoding).
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(load, batches[0])
-        with tqdm(total=len(paths), desc=f"{spec.title} features", unit="img", disable=not progress) as bar:
-            for index in range(len(batches)):
-                pixels = pending.result()
-                if index + 1 < len(batches):
-                    pending = pool.submit(load, batches[index + 1])
-                outputs = model.predict_on_batch(spec.preprocess(pixels))
-                start = index * batch_size
-                for layer in layers:
-                    for digest, row in zip(digests[start : start + len(pixels)], np.asarray(outputs[layer])):
-                        _save_atomically(_cache_file(spec.name, layer, digest), row)
-                bar.update(len(pixels))
+        for index in range(len(batches)):
+            pixels = pending.result()
+            if index + 1 < len(batches):
+                pending = pool.submit(load, batches[index + 1])
+            yield index * batch_size, model.predict_on_batch(spec.preprocess(pixels))
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:

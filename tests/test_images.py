@@ -171,3 +171,13 @@ def test_single_class_and_missing_folder(tmp_path):
         images.load_image_folder(make_folder(tmp_path, {"Classic": 3}))
     with pytest.raises(images.ImageError, match="no such folder"):
         images.load_image_folder(tmp_path / "nope")
+
+
+def test_load_for_model_is_crop_then_resize(tmp_path):
+    """The fast one-pass path gives the pixels of the talk's crop-then-resize, to one grey level."""
+    noise = np.random.default_rng(2).integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    path = save(Image.fromarray(noise), tmp_path / "wide.png")
+    slow = images.resize(images.crop_middle_square(images.load_image(path)), 64).astype(int)
+    assert np.abs(images.load_for_model(path, 64).astype(int) - slow).max() <= 1
+    squashed = images.load_for_model(path, 64, crop=False)
+    assert squashed.shape == (64, 64, 3) and not np.array_equal(squashed, slow)
