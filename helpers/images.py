@@ -105,8 +105,8 @@ def load_for_model(path: str | Path, size: int, crop: bool = True) -> np.ndarray
     """Load a photo, crop its middle square (or squash it if ``crop=False``), resize to ``size``."""
     image = open_rgb(path, max_side=size)
     box = middle_square_box(*image.size) if crop else None
-    # Pillow crops and resizes in one pass: the same result as crop_middle_square + resize
-    # (to within one grey level), three times faster than going through NumPy.
+    # Pillow crops and resizes in one pass, three times faster than crop_middle_square +
+    # resize through NumPy, with the same pixels except the outermost row and column.
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, box=box))
 
 

@@ -174,10 +174,15 @@ def test_single_class_and_missing_folder(tmp_path):
 
 
 def test_load_for_model_is_crop_then_resize(tmp_path):
-    """The fast one-pass path gives the pixels of the talk's crop-then-resize, to one grey level."""
+    """The fast one-pass path gives the pixels of the talk's crop-then-resize.
+
+    Only the outermost pixels may differ: there Pillow's filter also reads the pixels just
+    outside the crop box, where a cropped array has none.
+    """
     noise = np.random.default_rng(2).integers(0, 256, (300, 500, 3), dtype=np.uint8)
     path = save(Image.fromarray(noise), tmp_path / "wide.png")
     slow = images.resize(images.crop_middle_square(images.load_image(path)), 64).astype(int)
-    assert np.abs(images.load_for_model(path, 64).astype(int) - slow).max() <= 1
+    difference = np.abs(images.load_for_model(path, 64).astype(int) - slow)
+    assert difference[1:-1, 1:-1].max() <= 1 and difference.mean() < 0.5
     squashed = images.load_for_model(path, 64, crop=False)
     assert squashed.shape == (64, 64, 3) and not np.array_equal(squashed, slow)
