@@ -19,7 +19,7 @@ def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, colors=N
             image = images[i]
             ax.imshow(image, cmap="gray" if np.ndim(image) == 2 else None)
             if titles is not None:
-                ax.set_title(titles[i], fontsize=9, color=None if colors is None else colors[i])
+                ax.set_title(titles[i], fontsize=9, **({} if colors is None else {"color": colors[i]}))
     fig.tight_layout()
     return fig
 

@@ -63,7 +63,7 @@ def version_problems(versions: dict[str, str]) -> list[str]:
     ]
 
 
-def setup_notebook(seed: int = 42) -> dict[str, str]:
+def setup_notebook(seed: int = 42) -> None:
     """Quiet TF, seed Python/NumPy/TF, and print one status line (plus any problem found)."""
     tf = import_tensorflow_quietly()
     import keras
@@ -86,4 +86,3 @@ def setup_notebook(seed: int = 42) -> dict[str, str]:
     )
     for problem in version_problems(versions):
         print("WARNING:", problem)
-    return versions

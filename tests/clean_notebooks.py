@@ -3,7 +3,7 @@
     python tests/clean_notebooks.py notebooks/*.ipynb          # clean in place
     python tests/clean_notebooks.py --check notebooks/*.ipynb  # exit 1 if any is not clean
 
-Cells whose source contains ``NBVAL_CHECK_OUTPUT`` keep their plain-text output:
+Cells with a ``# NBVAL_CHECK_OUTPUT`` comment line keep their plain-text output:
 that is what nbval compares on every test run (the notebook's key results).
 """
 
@@ -12,7 +12,12 @@ import sys
 
 import nbformat
 
-CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def is_check_cell(cell) -> bool:
+    """nbval only honours the marker as a comment line of its own."""
+    return cell.cell_type == "code" and any(line.strip() == CHECK_MARK for line in cell.source.splitlines())
 
 
 def clean(nb) -> None:
@@ -20,12 +25,14 @@ def clean(nb) -> None:
         cell.get("metadata", {}).pop("execution", None)
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
-        if CHECK_MARK in cell.source:
-            # keep only the printed text; nbval compares it, rich outputs are noise
+        if is_check_cell(cell):
+            # keep only the printed text (nbval compares it; rich outputs are noise) and an
+            # execution count: nbval rejects stored outputs of a cell marked as never run
             cell.outputs = [o for o in cell.outputs if o.output_type == "stream" and o.name == "stdout"]
+            cell.execution_count = 1
         else:
             cell.outputs = []
+            cell.execution_count = None
     nb.metadata.pop("widgets", None)
     nb.metadata.get("language_info", {}).pop("version", None)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from clean_notebooks import CHECK_MARK, clean
+from clean_notebooks import clean, is_check_cell
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -34,7 +34,7 @@ def test_committed_clean(notebook):
 
 
 def test_key_results_are_checked_by_nbval(notebook):
-    checks = [c for c in code_cells(notebook) if CHECK_MARK in c.source]
+    checks = [c for c in code_cells(notebook) if is_check_cell(c)]
     assert checks, "no NBVAL_CHECK_OUTPUT cell: a regression in the key result would not fail CI"
     for cell in checks:
         printed = "".join(o.get("text", "") for o in cell.outputs)
