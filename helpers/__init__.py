@@ -8,4 +8,7 @@ Modules (each readable in a minute):
 - :mod:`helpers.backbones` -- pretrained ImageNet networks, chosen by one setting
 - :mod:`helpers.features`  -- photos to backbone features, batched and cached
 - :mod:`helpers.plots`     -- image grids, top-k bar charts, training curves
+- :mod:`helpers.canned`    -- estimator-like one-line Keras classifiers (notebook 1)
+- :mod:`helpers.svm_classifier` -- a linear SVM on backbone features, saved and reloaded (notebook 3)
+- :mod:`helpers.bundle`    -- ``python -m helpers.bundle FOLDER``: an offline asset folder for workshops
 """

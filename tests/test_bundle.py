@@ -31,9 +31,11 @@ def published_sha256() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def mirror():
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SHARED))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(SHARED)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
