@@ -44,6 +44,7 @@ class Backbone:
     pooled_layer: ClassVar[str] = POOLED
     intermediate_layer: str  # a mid-depth block, for "which layer?" comparisons
     fine_tune_from: str  # first layer of the top block to unfreeze when fine-tuning
+    tfhub_handle: str  # the same network as a TF Hub image feature-vector module
 
     def preprocess(self, images) -> np.ndarray:
         """uint8 RGB images -> float32 model input, with the application's own preprocessing."""
@@ -62,6 +63,7 @@ BACKBONES = {
         weights_no_top="keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
         intermediate_layer="mixed7",
         fine_tune_from="mixed9",
+        tfhub_handle="https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5",
     ),
     "mobilenet_v2": Backbone(
         name="mobilenet_v2",
@@ -73,6 +75,7 @@ BACKBONES = {
         weights_no_top="keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
         intermediate_layer="block_12_add",
         fine_tune_from="block_16_expand",
+        tfhub_handle="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
     ),
 }
 

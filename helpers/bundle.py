@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pooch.hashes import hash_matches
 
-from . import assets, backbones
+from . import assets, backbones, hub
 
 SHARED_PREFIXES = ("images/", "keras/datasets/", backbones.CLASS_INDEX)
 
@@ -27,9 +27,11 @@ def bundle_paths(backbone_names) -> list[str]:
     return [p for p in assets.registry() if p.startswith(SHARED_PREFIXES) or p in weights]
 
 
-def build_bundle(folder: str | Path, backbone_names, progress: bool = True) -> list[dict]:
+def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhub: bool = True) -> list[dict]:
     """Download (or reuse) every bundle asset into ``folder`` and verify each one's hash.
 
+    With ``tfhub``, each backbone's TF Hub module (notebook 4) goes into
+    ``folder/tfhub_modules`` too; TF Hub publishes no hashes for them.
     Returns one row per asset: path, size in bytes and how it was verified.
     """
     folder = Path(folder).expanduser().resolve()
@@ -44,6 +46,11 @@ def build_bundle(folder: str | Path, backbone_names, progress: bool = True) -> l
                 raise assets.AssetError(f"{local} does not match its hash {known}: delete it and run again.")
             rows.append({"path": path, "bytes": local.stat().st_size,
                          "verified": known.split(":")[0] if known else "no hash published"})
+        for name in backbone_names if tfhub else []:
+            module = Path(hub.resolve_module(name))
+            rows.append({"path": f"TF Hub: {hub.handle(name)}",
+                         "bytes": sum(f.stat().st_size for f in module.rglob("*") if f.is_file()),
+                         "verified": "no hash published"})
     finally:
         for key, value in saved.items():
             os.environ.pop(key, None)
@@ -65,8 +72,9 @@ def main(argv=None) -> None:
     parser.add_argument("folder", help="where to put the bundle (created if needed)")
     parser.add_argument("--backbone", action="append", choices=sorted(backbones.BACKBONES),
                         help="backbone(s) to include (repeatable; default: all)")
+    parser.add_argument("--no-tfhub", action="store_true", help="leave out the TF Hub modules (notebook 4)")
     args = parser.parse_args(argv)
-    rows = build_bundle(args.folder, args.backbone or sorted(backbones.BACKBONES))
+    rows = build_bundle(args.folder, args.backbone or sorted(backbones.BACKBONES), tfhub=not args.no_tfhub)
     print(format_table(rows))
     print(f"\nUse it with:  export {assets.OFFLINE_ENV}={Path(args.folder).expanduser().resolve()}")
 

@@ -32,27 +32,25 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Appended to each notebook in memory: reports the kernel's peak memory and the
-# results the notebook computed (whichever of these variables it defines).
+# Appended to each notebook in memory: reports the kernel's peak memory and the key
+# results the notebook computed (an expression over the notebook's own variables).
 REPORT_CELL = """
 import json as _json, resource as _resource
-_report = {"peak_rss_mb": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024}
-for _name in %r:
-    if _name in globals():
-        _report[_name] = globals()[_name]
+_report = {"peak_rss_mb": round(_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024)}
+_report.update(%s)
 print("BENCHMARK", _json.dumps(_report, default=float))
 """
-RESULT_VARIABLES = {
-    "01": ["benchmark_results"],
-    "02": ["benchmark_results"],
-    "03": ["benchmark_results"],
-    "04": ["benchmark_results"],
+RESULTS = {
+    "01": '{"mnist": [{k: r[k] for k in ("name", "accuracy", "parameters", "seconds")} for r in results]}',
+    "02": '{"top5_correct": {name: any(c in CORRECT_CLASSES[name] for _, c, _ in top5[name]) for name in CORRECT_CLASSES}}',
+    "03": '{"svm_leave_one_out_accuracy": loo_accuracy, "leave_one_out_accuracy_by_layer": layer_accuracy}',
+    "04": "{}",
 }
 
 
 def run_notebook(path: Path) -> dict:
     nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL % RESULT_VARIABLES.get(path.name[:2], [])))
+    nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL % RESULTS.get(path.name[:2], "{}")))
     client = NotebookClient(nb, timeout=1200, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()

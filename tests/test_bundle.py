@@ -16,7 +16,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers import assets, bundle
+import tensorflow_hub
+
+from helpers import assets, backbones, bundle, hub
 
 SHARED = Path(os.environ.get(assets.OFFLINE_ENV, "")) if os.environ.get(assets.OFFLINE_ENV) else None
 pytestmark = pytest.mark.skipif(SHARED is None, reason="needs the offline asset folder to serve as a mirror")
@@ -60,23 +62,37 @@ def mirrored_registry(mirror, monkeypatch):
     return table
 
 
-def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, capsys):
+def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, capsys, monkeypatch):
     target = tmp_path / "usb"
+    resolved = []
+
+    def fake_resolve(handle):  # tfhub.dev cannot be reached here: check the wiring instead
+        module = Path(os.environ["TFHUB_CACHE_DIR"]) / "module"
+        module.mkdir(parents=True)
+        (module / "saved_model.pb").write_bytes(b"stand-in")
+        resolved.append((handle, module))
+        return str(module)
+
+    monkeypatch.delenv(hub.HANDLE_ENV, raising=False)
+    monkeypatch.setattr(tensorflow_hub, "resolve", fake_resolve)
     bundle.main([str(target), "--backbone", "mobilenet_v2"])
     table = capsys.readouterr().out
+    assert resolved == [(backbones.get_backbone("mobilenet_v2").tfhub_handle, target / "tfhub_modules" / "module")]
+    assert "TF Hub: https://tfhub.dev/google/imagenet/mobilenet_v2" in table
     expected = bundle.bundle_paths(["mobilenet_v2"])
     assert len(expected) == 37 + 1 + 1 + 2  # photos, MNIST, class index, two weight files
     for path in expected:
         assert (target / path).is_file()
         assert path in table
     assert not [p for p in expected if "inception" in p]
-    assert f"{len(expected)} files" in table and f"GOING_DEEPER_ASSETS={target}" in table
-    assert all(row["verified"] == "sha256" for row in bundle.build_bundle(target, ["mobilenet_v2"], progress=False))
+    assert f"{len(expected) + 1} files" in table and f"GOING_DEEPER_ASSETS={target}" in table  # + TF Hub
+    rows = bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
+    assert all(row["verified"] == "sha256" for row in rows)
 
 
 def test_course_runs_from_the_bundle_with_no_download(mirrored_registry, tmp_path):
     target = tmp_path / "usb"
-    bundle.build_bundle(target, ["mobilenet_v2"], progress=False)
+    bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     env = {assets.OFFLINE_ENV: str(target), assets.NO_DOWNLOAD_ENV: "1", assets.CACHE_ENV: str(tmp_path / "cache"),
            "GOING_DEEPER_BACKBONE": "mobilenet_v2"}
