@@ -75,20 +75,23 @@ def _compute_and_store(spec, layers, paths, digests, batch_size, progress):
 
 
 def compute_features(model, spec, paths, batch_size: int = 32):
-    """Yield ``(start index, model outputs)`` batch by batch: files -> pixels -> model.
+    """Yield ``(start index, model outputs)`` batch by batch: files -> model input -> model.
 
-    The next batch is decoded in a thread while the model works on this one
-    (Pillow releases the GIL while decoding), so the model rarely waits for JPEGs.
+    The next batch is decoded and preprocessed in a thread while the model works on
+    this one (Pillow and NumPy release the GIL), so the model rarely waits for JPEGs.
     """
     batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
-    load = functools.partial(images.load_batch, size=spec.input_size)
+
+    def model_input(batch):
+        return spec.preprocess(images.load_batch(batch, spec.input_size))
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(load, batches[0])
+        pending = pool.submit(model_input, batches[0])
         for index in range(len(batches)):
-            pixels = pending.result()
+            inputs = pending.result()
             if index + 1 < len(batches):
-                pending = pool.submit(load, batches[index + 1])
-            yield index * batch_size, model.predict_on_batch(spec.preprocess(pixels))
+                pending = pool.submit(model_input, batches[index + 1])
+            yield index * batch_size, model.predict_on_batch(inputs)
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:
