@@ -90,22 +90,26 @@ def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, caps
     assert all(row["verified"] == "sha256" for row in rows)
 
 
-def test_course_runs_from_the_bundle_with_no_download(mirrored_registry, tmp_path):
+def test_course_runs_from_the_bundle_with_no_download(mirrored_registry, tmp_path, monkeypatch):
     target = tmp_path / "usb"
     bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    env = {assets.OFFLINE_ENV: str(target), assets.NO_DOWNLOAD_ENV: "1", assets.CACHE_ENV: str(tmp_path / "cache"),
-           "GOING_DEEPER_BACKBONE": "mobilenet_v2"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits the environment
-    try:
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key, None)
-            if value is not None:
-                os.environ[key] = value
+    # the kernel inherits this environment: the bundle is the only source, downloads are errors
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(target))
+    monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, "1")
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("GOING_DEEPER_BACKBONE", "mobilenet_v2")
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     assert str(target) in printed  # the setup line reports the bundle as the offline folder
     assert "Error" not in printed
+
+
+def test_damaged_bundle_file_is_fetched_again(mirrored_registry, tmp_path):
+    target = tmp_path / "usb"
+    bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
+    photo = target / "images" / "samples" / "coral-cat.bmp"
+    photo.write_bytes(b"damaged on the USB stick")
+    bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
+    assert photo.read_bytes() == (SHARED / "images" / "samples" / "coral-cat.bmp").read_bytes()
