@@ -68,6 +68,7 @@ def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None
         ax.set_title(metric)
         ax.grid(alpha=0.3)
     axes[0].set_ylim(0, 1.05)
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()  # below the panels: never over a curve
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig

@@ -1,0 +1,47 @@
+"""helpers.plots: the figures build with every combination of options the notebooks use."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_show_images_titles_colors_and_grayscale():
+    pictures = [np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8), np.ones((8, 8, 3))]
+    fig = plots.show_images(pictures, titles=["a", "b", "c"], ncols=2)  # titles without colours
+    assert len(fig.axes) == 4 and [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
+    fig = plots.show_images(pictures, titles=["a", "b", "c"], colors=["red", "green", "blue"])
+    assert fig.axes[2].title.get_color() == "blue"
+    assert plots.show_images(pictures).axes[0].get_title() == ""
+
+
+def test_top_predictions_with_and_without_the_original():
+    predictions = [("n1", "tabby", 0.6), ("n2", "tiger_cat", 0.3), ("n3", "lynx", 0.1)]
+    fig = plots.plot_top_predictions(np.zeros((8, 8, 3), np.uint8), predictions, original=np.zeros((8, 16, 3)))
+    assert len(fig.axes) == 3
+    bars = fig.axes[-1]
+    assert [t.get_text() for t in bars.get_yticklabels()] == ["lynx", "tiger cat", "tabby"]  # best on top
+    assert len(plots.plot_top_predictions(np.zeros((8, 8, 3)), predictions).axes) == 2
+
+
+def test_training_curves_two_panels_and_fine_tuning_marker():
+    history = {"accuracy": [0.5, 0.9], "val_accuracy": [0.4, 0.8], "loss": [1.0, 0.2], "val_loss": [1.2, 0.5]}
+    fig = plots.plot_training_curves({"transfer": history, "scratch": {"accuracy": [0.5], "loss": [0.7]}},
+                                     fine_tune_epoch=1)
+    accuracy, loss = fig.axes
+    assert (accuracy.get_title(), loss.get_title()) == ("accuracy", "loss")
+    assert len(accuracy.lines) == 3 + 1  # transfer train + validation, scratch train, the marker
+    assert any("fine-tuning" in t.get_text() for t in loss.texts)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "transfer (train)", "transfer (validation)", "scratch (train)"]
