@@ -149,7 +149,7 @@ def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
         )
     paths, labels = [], []
     for label, class_dir in enumerate(class_dirs):
-        photos = _image_files(class_dir)
+        photos = image_files(class_dir)
         if not photos:
             raise ImageError(
                 f"{class_dir}: this class folder has no photos. Add some (10 or more work well) "
@@ -157,17 +157,23 @@ def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
             )
         paths += photos
         labels += [label] * len(photos)
-    return ImageFolder(root, [p.name for p in class_dirs], paths, np.array(labels), _image_files(root))
+    return ImageFolder(root, [p.name for p in class_dirs], paths, np.array(labels), image_files(root))
 
 
-def _image_files(folder: Path) -> list[Path]:
-    """Sorted image files directly in ``folder``; junk skipped, anything else is an error."""
+def image_files(folder: str | Path, skip_non_images: bool = False) -> list[Path]:
+    """Sorted image files directly in ``folder``; junk files are always skipped.
+
+    Any other non-image file is an error naming it (a training folder should hold
+    photos only), or is skipped with ``skip_non_images`` (a folder of new photos to
+    classify may hold a stray README).
+    """
+    folder = Path(folder)
     image_suffixes = set(Image.registered_extensions())
     files = sorted(p for p in folder.iterdir() if p.is_file() and not is_junk(p))
     for path in files:
-        if path.suffix.lower() not in image_suffixes:
+        if path.suffix.lower() not in image_suffixes and not skip_non_images:
             raise ImageError(
                 f"{path}: not an image file (suffix {path.suffix or 'none'!r}). Move it out of "
                 f"{folder}: every file in an image folder is used as a photo."
             )
-    return files
+    return [p for p in files if p.suffix.lower() in image_suffixes]

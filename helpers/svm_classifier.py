@@ -30,6 +30,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from . import images
+
 LOGITS = "predictions"  # the logits layer (same name as helpers.features.LOGITS)
 FILE_FORMAT = "going-deeper/svm-classifier/1"
 
@@ -72,23 +74,6 @@ def _featurize(paths, layers, backbone, progress):
     from . import features  # imported here: it loads TensorFlow, which fitting never needs
 
     return features.featurize(paths, layers=layers, backbone=backbone, progress=progress)
-
-
-def image_files(folder: str | Path) -> list[Path]:
-    """Image files directly in ``folder``, sorted; hidden/OS files and non-images are skipped.
-
-    A stream should not stop on a stray README: unlike the training-folder loader,
-    this skips files whose suffix is not an image format rather than failing.
-    """
-    from PIL import Image
-
-    from .images import is_junk
-
-    image_suffixes = set(Image.registered_extensions())
-    return sorted(
-        p for p in Path(folder).iterdir()
-        if p.is_file() and not is_junk(p) and p.suffix.lower() in image_suffixes
-    )
 
 
 @dataclass
@@ -156,7 +141,7 @@ class PhotoClassifier:
         ``source`` is a folder (its image files, sorted) or any iterable of paths,
         such as a generator watching an upload folder.
         """
-        paths = image_files(source) if isinstance(source, (str, Path)) else source
+        paths = images.image_files(source, skip_non_images=True) if isinstance(source, (str, Path)) else source
         for path in paths:
             yield self.predict_photo(path)
 

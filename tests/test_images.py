@@ -159,6 +159,15 @@ def test_non_image_file_in_a_class_folder(tmp_path):
         images.load_image_folder(root)
 
 
+def test_image_files_can_skip_non_images(tmp_path):
+    root = make_folder(tmp_path, {}, loose=("b.jpg", "a.png"))
+    (root / "notes.txt").write_text("a stray file")
+    (root / ".DS_Store").write_bytes(b"junk")
+    assert images.image_files(root, skip_non_images=True) == [root / "a.png", root / "b.jpg"]
+    with pytest.raises(images.ImageError, match=r"notes\.txt: not an image file"):
+        images.image_files(root)
+
+
 def test_empty_class_folder(tmp_path):
     root = make_folder(tmp_path)
     (root / "Vintage").mkdir()

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.images import image_files
 from helpers.svm_classifier import (
     PhotoClassifier,
     Prediction,
-    image_files,
     leave_one_out_accuracy,
     leave_one_out_predictions,
     make_pipeline,
@@ -139,7 +139,7 @@ def test_stream_predictions_goes_file_by_file_and_skips_junk(fitted, tmp_path):
     featurizer = FakeFeaturizer({name: features[i] for i, name in enumerate(names)})
     classifier.featurizer = featurizer
 
-    assert image_files(folder) == [folder / n for n in ["a.png", "b.jpg", "c.JPG"]]
+    assert image_files(folder, skip_non_images=True) == [folder / n for n in ["a.png", "b.jpg", "c.JPG"]]
     stream = classifier.stream_predictions(folder)
     first = next(stream)
     assert isinstance(first, Prediction) and first.path == folder / "a.png"
@@ -147,7 +147,7 @@ def test_stream_predictions_goes_file_by_file_and_skips_junk(fitted, tmp_path):
     rest = list(stream)
     assert [p.path.name for p in rest] == ["b.jpg", "c.JPG"]
     assert [call[0] for call in featurizer.calls] == [["a.png"], ["b.jpg"], ["c.JPG"]]
-    assert_same_predictions([first, *rest], classifier.predict_photos(image_files(folder)))
+    assert_same_predictions([first, *rest], classifier.predict_photos(image_files(folder, skip_non_images=True)))
 
 
 def test_stream_predictions_accepts_any_iterable_of_paths(fitted, tmp_path):
