@@ -49,7 +49,7 @@ def test_starts_with_the_setup_cell(notebook):
 
 def test_ends_with_an_exercise_and_a_hidden_solution(notebook):
     markdown = [c.source for c in notebook.cells if c.cell_type == "markdown"]
-    assert any("Exercise" in m for m in markdown[-4:] + markdown[-8:]), "no exercise at the end"
+    assert any("## Exercise" in m for m in markdown[-6:]), "no exercise near the end"
     hidden = any("<details>" in m for m in markdown) or any(
         c.metadata.get("jupyter", {}).get("source_hidden") for c in code_cells(notebook))
     assert hidden, "the exercise solution is not hidden"
