@@ -3,9 +3,8 @@
 The table of assets (path, hash, canonical URL) lives in ``assets.tsv`` beside this file.
 ``fetch("images/samples/coral-cat.bmp")`` returns a local path to that file:
 
-1. **Offline asset folder** -- if ``GOING_DEEPER_ASSETS`` (or the ``offline_dir``
-   argument) names a folder that holds the file at the same relative path, that
-   file is used as it is (a workshop USB stick, or ``../shared/assets`` in tests).
+1. **Offline asset folder** -- if ``GOING_DEEPER_ASSETS`` names a folder that holds
+   the file at the same relative path, that file is used as it is (a workshop USB stick, or ``../shared/assets`` in tests).
 2. **Cache** -- ``GOING_DEEPER_CACHE`` (default: the OS cache folder, e.g.
    ``~/.cache/going-deeper``), filled by earlier downloads.
 3. **Download** with :mod:`pooch`: streamed to a temporary file inside the cache,
@@ -137,8 +136,10 @@ def fetch_folder(prefix: str, *, progress: bool = True) -> Path:
     if folder is not None and all((folder / p).is_file() for p in paths):
         return folder / prefix
     for path in paths:
-        local = fetch(path, progress=progress)
         cached = cache_dir() / path
+        if cached.is_file() and hash_matches(cached, registry()[path].known_hash):
+            continue  # gathered by an earlier call
+        local = fetch(path, progress=progress)
         if local != cached:  # found in a partial offline folder: copy it beside the others
             cached.parent.mkdir(parents=True, exist_ok=True)
             partial = cached.with_name(cached.name + ".part")

@@ -46,8 +46,9 @@ def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhu
             rows.append({"path": path, "bytes": local.stat().st_size,
                          "verified": known.split(":")[0] if known else "no hash published"})
         for name in backbone_names if tfhub else []:
-            module = Path(hub.resolve_module(name))
-            rows.append({"path": f"TF Hub: {hub.handle(name)}",
+            tfhub_handle = backbones.get_backbone(name).tfhub_handle  # each backbone's own module
+            module = Path(hub.resolve_module(module_handle=tfhub_handle))
+            rows.append({"path": f"TF Hub: {tfhub_handle}",
                          "bytes": sum(f.stat().st_size for f in module.rglob("*") if f.is_file()),
                          "verified": "no hash published"})
     return rows

@@ -22,7 +22,10 @@ LOGITS = backbones.LOGITS  # "predictions": the 1000 logits (load_logits_model s
 
 def content_hash(path: str | Path) -> str:
     """sha256 of a file's bytes: the cache key survives renames and catches edits."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as error:  # missing, a folder, unreadable: say which file, as images does
+        raise images.ImageError(f"{path}: cannot be read ({error.strerror}). Check the path.") from None
 
 
 def _cache_file(backbone: str, layer: str, digest: str) -> Path:

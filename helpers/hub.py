@@ -4,9 +4,9 @@
 puts the module in a Keras 3 model (``hub.KerasLayer`` is a Keras 2 layer and cannot).
 
 The handle is ``GOING_DEEPER_TFHUB_HANDLE`` (any handle or local SavedModel folder),
-else the selected backbone's own feature-vector module. Modules are cached like the
-other assets: in ``<offline folder>/tfhub_modules`` if the offline folder has one,
-else in ``<cache>/tfhub_modules``; nothing is fetched twice.
+else the selected backbone's own feature-vector module. Like the other assets, a
+module is looked up in ``<offline folder>/tfhub_modules`` first (used as it is), then
+downloaded once by ``tensorflow_hub.resolve`` into ``<cache>/tfhub_modules``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from unittest import mock
 
 from . import assets, backbones
 
@@ -26,35 +27,34 @@ def handle(backbone: str | None = None) -> str:
     return os.environ.get(HANDLE_ENV) or backbones.get_backbone(backbone).tfhub_handle
 
 
-def module_cache() -> Path:
-    """Where TF Hub modules are kept (TensorFlow Hub's TFHUB_CACHE_DIR)."""
+def module_folder(root: Path, module_handle: str) -> Path:
+    """Where ``tensorflow_hub`` keeps a module under its cache ``root`` (sha1 of the handle)."""
+    return root / CACHE_SUBDIR / hashlib.sha1(module_handle.encode("utf8")).hexdigest()
+
+
+def resolve_module(backbone: str | None = None, module_handle: str | None = None) -> str:
+    """A local folder holding the module (``module_handle`` defaults to :func:`handle`)."""
+    module_handle = module_handle or handle(backbone)
+    if Path(module_handle).is_dir():
+        return module_handle
     offline = assets.offline_dir()
-    if offline is not None and (offline / CACHE_SUBDIR).is_dir():
-        return offline / CACHE_SUBDIR
-    return assets.cache_dir() / CACHE_SUBDIR
-
-
-def resolve_module(backbone: str | None = None) -> str:
-    """A local folder holding the module: downloaded (once) by ``tensorflow_hub.resolve``."""
-    module = handle(backbone)
-    if Path(module).is_dir():
-        return module
-    cache = module_cache()
-    # tensorflow_hub names a cached module after the sha1 of its handle
-    cached = cache / hashlib.sha1(module.encode("utf8")).hexdigest()
-    if not cached.is_dir() and os.environ.get(assets.NO_DOWNLOAD_ENV):
+    if offline is not None and any(module_folder(offline, module_handle).glob("*")):
+        return str(module_folder(offline, module_handle))
+    if os.environ.get(assets.NO_DOWNLOAD_ENV) and not any(module_folder(assets.cache_dir(), module_handle).glob("*")):
         raise assets.AssetError(
-            f"TF Hub module {module} is not in {cache}, and downloads are disabled by "
-            f"{assets.NO_DOWNLOAD_ENV}. Build the bundle with `python -m helpers.bundle` or unset it."
+            f"TF Hub module {module_handle} is not in the offline folder ({offline}) nor in the cache "
+            f"({assets.cache_dir() / CACHE_SUBDIR}), and downloads are disabled by {assets.NO_DOWNLOAD_ENV}. "
+            f"Build the bundle with `python -m helpers.bundle` or unset it."
         )
-    os.environ["TFHUB_CACHE_DIR"] = str(cache)
     # Imported here: tensorflow_hub also loads tf_keras (Keras 2), which nothing else needs.
     import tensorflow_hub
 
     try:
-        return tensorflow_hub.resolve(module)
+        # TF Hub's cache is the course's, for this call only: a learner's own setting stays.
+        with mock.patch.dict(os.environ, {"TFHUB_CACHE_DIR": str(assets.cache_dir() / CACHE_SUBDIR)}):
+            return tensorflow_hub.resolve(module_handle)
     except Exception as error:
         raise assets.AssetError(
-            f"Could not download TF Hub module {module}: {error}\nCheck your connection, or set "
+            f"Could not download TF Hub module {module_handle}: {error}\nCheck your connection, or set "
             f"{assets.OFFLINE_ENV} to an offline folder built with `python -m helpers.bundle`."
         ) from error

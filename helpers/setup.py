@@ -2,7 +2,7 @@
 
 >>> from helpers.setup import setup_notebook
 >>> setup_notebook()
-Python 3.11.7 | TensorFlow 2.21.0 | Keras 3.15.1 | backbone: MobileNetV2 | CPU only | assets: ...
+Python 3.11.7 | TensorFlow 2.21.0 | Keras 3.15.1 | backbone: MobileNetV2 | CPU only | offline assets: ...
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def featurization_throughput(n_images: int, batch_size: int) -> dict:
 
     spec = backbones.get_backbone()
     model = backbones.multi_layer_model(backbones.load_logits_model(), [features.LOGITS])
-    photos = [assets.fetch(p) for p in assets.registry() if p.startswith("images/")]
+    photos = assets.fetch_all(("images/",))
     paths = (photos * (n_images // len(photos) + 1))[:n_images]
     pixels = spec.preprocess(images.load_batch(paths, spec.input_size))
 

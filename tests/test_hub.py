@@ -1,6 +1,5 @@
 """helpers.hub: TF Hub handles resolved through the course's offline folder and cache."""
 
-import hashlib
 import os
 
 import pytest
@@ -11,11 +10,18 @@ from helpers import assets, hub
 
 @pytest.fixture
 def clean_env(tmp_path, monkeypatch):
-    for name in (hub.HANDLE_ENV, assets.OFFLINE_ENV, assets.NO_DOWNLOAD_ENV, "TFHUB_CACHE_DIR"):
+    for name in (hub.HANDLE_ENV, assets.OFFLINE_ENV, assets.NO_DOWNLOAD_ENV):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TFHUB_CACHE_DIR", "/learners/own/choice")
     monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv("GOING_DEEPER_BACKBONE", "mobilenet_v2")
     return tmp_path
+
+
+def fake_module(folder):
+    folder.mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"stand-in")
+    return folder
 
 
 def test_default_handle_follows_the_backbone(clean_env, monkeypatch):
@@ -30,15 +36,27 @@ def test_a_local_folder_is_used_as_it_is(clean_env, monkeypatch):
     assert hub.resolve_module() == str(clean_env)
 
 
-def test_modules_cached_in_the_offline_folder_need_no_network(clean_env, monkeypatch):
-    modules = clean_env / "usb" / hub.CACHE_SUBDIR
-    cached = modules / hashlib.sha1(hub.handle().encode()).hexdigest()
-    cached.mkdir(parents=True)
+def test_a_module_in_the_offline_folder_is_used_without_tensorflow_hub(clean_env, monkeypatch):
+    module = fake_module(hub.module_folder(clean_env / "usb", hub.handle()))
     monkeypatch.setenv(assets.OFFLINE_ENV, str(clean_env / "usb"))
     monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, "1")
-    monkeypatch.setattr(tensorflow_hub, "resolve",
-                        lambda handle: str(os.path.join(os.environ["TFHUB_CACHE_DIR"], cached.name)))
-    assert hub.resolve_module() == str(cached)
+    monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: pytest.fail("tried to resolve online"))
+    assert hub.resolve_module() == str(module)
+
+
+def test_download_goes_to_the_course_cache_never_the_offline_folder(clean_env, monkeypatch):
+    (clean_env / "usb" / hub.CACHE_SUBDIR).mkdir(parents=True)  # a bundle without this module
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(clean_env / "usb"))
+    seen = []
+
+    def resolve(handle):
+        seen.append(os.environ["TFHUB_CACHE_DIR"])
+        return str(fake_module(hub.module_folder(clean_env / "cache", handle)))
+
+    monkeypatch.setattr(tensorflow_hub, "resolve", resolve)
+    assert hub.resolve_module() == str(hub.module_folder(clean_env / "cache", hub.handle()))
+    assert seen == [str(clean_env / "cache" / hub.CACHE_SUBDIR)]
+    assert os.environ["TFHUB_CACHE_DIR"] == "/learners/own/choice"  # restored after the call
 
 
 def test_missing_module_with_downloads_disabled(clean_env, monkeypatch):
@@ -54,4 +72,3 @@ def test_failed_download_says_what_to_do(clean_env, monkeypatch):
     monkeypatch.setattr(tensorflow_hub, "resolve", unreachable)
     with pytest.raises(assets.AssetError, match=r"(?s)Could not download TF Hub module.*unreachable.*helpers.bundle"):
         hub.resolve_module()
-    assert os.environ["TFHUB_CACHE_DIR"] == str(clean_env / "cache" / hub.CACHE_SUBDIR)

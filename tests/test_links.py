@@ -54,6 +54,7 @@ def test_retarget_rewrites_every_link(tmp_path, monkeypatch):
     assert rr.configured_repository() == "someone/their-fork"
     for path in sorted((fork / "notebooks").glob("*.ipynb")):
         check_notebook(path, "someone/their-fork")
+        assert original not in path.read_text(), f"{path.name} still names {original}"
     readme = (fork / "README.md").read_text()
     check_readme(readme, "someone/their-fork")
     assert original not in readme
