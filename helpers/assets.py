@@ -4,7 +4,8 @@ The table of assets (path, hash, canonical URL) lives in ``assets.tsv`` beside t
 ``fetch("images/samples/coral-cat.bmp")`` returns a local path to that file:
 
 1. **Offline asset folder** -- if ``GOING_DEEPER_ASSETS`` names a folder that holds
-   the file at the same relative path, that file is used as it is (a workshop USB stick, or ``../shared/assets`` in tests).
+   the file at the same relative path, that file is used as it is (a workshop USB
+   stick, or ``../shared/assets`` in tests).
 2. **Cache** -- ``GOING_DEEPER_CACHE`` (default: the OS cache folder, e.g.
    ``~/.cache/going-deeper``), filled by earlier downloads.
 3. **Download** with :mod:`pooch`: streamed to a temporary file inside the cache,
