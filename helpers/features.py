@@ -77,24 +77,34 @@ def _compute_and_store(spec, layers, paths, digests, batch_size, progress):
             bar.update(len(outputs[layers[0]]))
 
 
-def compute_features(model, spec, paths, batch_size: int = 32):
+def compute_features(model, spec, paths, batch_size: int = 32, workers: int = 2):
     """Yield ``(start index, model outputs)`` batch by batch: files -> model input -> model.
 
-    The next batch is decoded and preprocessed in a thread while the model works on
-    this one (Pillow and NumPy release the GIL), so the model rarely waits for JPEGs.
+    ``workers`` threads decode and preprocess the photos (Pillow and NumPy release the
+    GIL) straight into the next batch's array while the model works on this one. The
+    first batch, with the model still idle, gets every worker: for a folder that fits in
+    one batch, like the course's 27 cars, that is the whole job.
     """
-    batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
+    size = spec.input_size
 
-    def model_input(batch):
-        return spec.preprocess(images.load_batch(batch, spec.input_size))
+    def load_into(batch, index, path):
+        batch[index] = spec.preprocess(images.load_for_model(path, size))
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(model_input, batches[0])
-        for index in range(len(batches)):
-            inputs = pending.result()
-            if index + 1 < len(batches):
-                pending = pool.submit(model_input, batches[index + 1])
-            yield index * batch_size, model.predict_on_batch(inputs)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+
+        def start_loading(start):
+            chunk = paths[start : start + batch_size]
+            batch = np.empty((len(chunk), size, size, 3), np.float32)
+            return batch, [pool.submit(load_into, batch, i, path) for i, path in enumerate(chunk)]
+
+        pending = start_loading(0)
+        for start in range(0, len(paths), batch_size):
+            batch, loads = pending
+            for load in loads:
+                load.result()  # a bad photo's ImageError, naming the file, is raised here
+            if start + batch_size < len(paths):
+                pending = start_loading(start + batch_size)
+            yield start, model.predict_on_batch(batch)
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import assets, features, images
+from helpers import assets, backbones, features, images
 
 pytestmark = pytest.mark.skipif(not os.environ.get(assets.OFFLINE_ENV), reason="needs the offline asset folder")
 SAMPLES = ["images/samples/coral-cat.bmp", "images/samples/coral-owl.jpg", "images/samples/coral-parrot.jpg"]
@@ -45,3 +45,17 @@ def test_bad_photo_is_named_and_earlier_batches_stay_cached(tmp_path, monkeypatc
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2
     with pytest.raises(images.ImageError, match="missing.jpg: cannot be read"):
         features.featurize([tmp_path / "missing.jpg"], backbone="mobilenet_v2", progress=False)
+
+
+def test_threaded_batches_keep_photo_order():
+    """Several threads fill each batch: every row must still be its own photo's features."""
+    spec = backbones.get_backbone("mobilenet_v2")
+    model = features._feature_model(spec.name, ("predictions",))
+    paths = [assets.fetch(p) for p in SAMPLES] * 2  # 6 photos: batches of 4 and 2
+    expected = model.predict_on_batch(spec.preprocess(images.load_batch(paths, spec.input_size)))["predictions"]
+    starts, rows = [], []
+    for start, outputs in features.compute_features(model, spec, paths, batch_size=4, workers=3):
+        starts.append(start)
+        rows.append(np.asarray(outputs["predictions"]))
+    assert starts == [0, 4]
+    np.testing.assert_allclose(np.concatenate(rows), expected, rtol=1e-4, atol=1e-4)
