@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-MIN_VERSIONS = {"python": (3, 10), "tensorflow": (2, 19), "keras": (3, 8)}
+MIN_VERSIONS = {"python": (3, 10), "tensorflow": (2, 19), "keras": (3, 10)}
 IN_COLAB = "google.colab" in sys.modules
 
 

@@ -13,7 +13,7 @@ class index) without copying it:
     ├── <every other top-level entry>    -> symlinks into the base folder
     └── tfhub_module/                    the offline TF Hub stand-in, built from the no-top file
 
-    python -m tests.structural_assets OVERLAY [--base ../shared/assets] [--backbone inception_v3]
+    python tests/structural_assets.py OVERLAY [--base ../shared/assets] [--backbone inception_v3]
     GOING_DEEPER_ASSETS=OVERLAY GOING_DEEPER_BACKBONE=inception_v3 \
         GOING_DEEPER_TFHUB_HANDLE=OVERLAY/tfhub_module jupyter lab notebooks/
 
@@ -27,6 +27,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BASE = ROOT.parent / "shared" / "assets"
@@ -81,8 +82,8 @@ def build_overlay(target: Path, base: Path = DEFAULT_BASE, backbone_name: str = 
     target = Path(target)
     write_structural_weights(target, backbone_name)
     link_base_folder(target, Path(base))
-    os.environ["GOING_DEEPER_ASSETS"] = str(target)  # the stand-in is built from the files above
-    build_tfhub_savedmodel(target / TFHUB_MODULE, backbone_name)
+    with mock.patch.dict(os.environ, {"GOING_DEEPER_ASSETS": str(target)}):  # built from the files above
+        build_tfhub_savedmodel(target / TFHUB_MODULE, backbone_name)
     return target
 
 

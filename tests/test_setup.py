@@ -1,7 +1,9 @@
 """helpers.setup: the notebooks' first cell."""
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from helpers import setup
 
@@ -22,3 +24,15 @@ def test_setup_notebook_prints_one_line_and_silences_tensorflow():
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("\n") == 1 and "TensorFlow 2." in run.stdout and "MobileNetV2" in run.stdout
     assert run.stderr == ""
+
+
+def test_version_floors_agree_with_requirements_and_pyproject():
+    """The setup line warns below exactly the floors that pip installs (and CI's floors leg tests)."""
+    from requirement_floors import requirement_floors
+
+    floors = requirement_floors()
+    for package in ("tensorflow", "keras"):
+        assert setup.MIN_VERSIONS[package] == tuple(int(p) for p in floors[package].split(".")), package
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    python_floor = re.search(r'requires-python = ">=(\d+)\.(\d+)', pyproject).groups()
+    assert setup.MIN_VERSIONS["python"] == tuple(map(int, python_floor))
