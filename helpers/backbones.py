@@ -45,6 +45,9 @@ class Backbone:
     intermediate_layer: str  # a mid-depth block, for "which layer?" comparisons
     fine_tune_from: str  # first layer of the top block to unfreeze when fine-tuning
     tfhub_handle: str  # the same network as a TF Hub image feature-vector module
+    # Peak memory of the course's heaviest notebook on a CPU, rounded up (tests/benchmark.py measures
+    # it; tests/test_default_backbone.py fails if a notebook needs more): the setup cell warns below it.
+    memory_gib: float
 
     def preprocess(self, images) -> np.ndarray:
         """uint8 RGB images -> float32 model input, with the application's own preprocessing."""
@@ -64,6 +67,7 @@ BACKBONES = {
         intermediate_layer="mixed7",
         fine_tune_from="mixed9",
         tfhub_handle="https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5",
+        memory_gib=3.0,
     ),
     "mobilenet_v2": Backbone(
         name="mobilenet_v2",
@@ -76,6 +80,7 @@ BACKBONES = {
         intermediate_layer="block_12_add",
         fine_tune_from="block_16_expand",
         tfhub_handle="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
+        memory_gib=1.6,
     ),
 }
 

@@ -32,3 +32,17 @@ def test_binder_requirements_follow_the_course_requirements():
 def test_post_build_ties_tf_keras_to_the_installed_tensorflow():
     post_build = (ROOT / "binder" / "postBuild").read_text()
     assert '"tf-keras==${tf_version}.*"' in post_build and "m.version('tensorflow-cpu')" in post_build
+
+
+def test_binder_sessions_run_a_backbone_that_fits_their_memory():
+    """Binder gives at most 2 GB: binder/start picks a backbone whose declared need fits, and postBuild bundles it."""
+    import os
+    import subprocess
+
+    from helpers.backbones import get_backbone
+
+    env = {k: v for k, v in os.environ.items() if k != "GOING_DEEPER_BACKBONE"}
+    selected = subprocess.run(["bash", "binder/start", "printenv", "GOING_DEEPER_BACKBONE"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    assert get_backbone(selected).memory_gib <= 1.8, f"{selected} needs more than a Binder session has"
+    assert "binder/start printenv GOING_DEEPER_BACKBONE" in (ROOT / "binder" / "postBuild").read_text()

@@ -36,3 +36,24 @@ def test_version_floors_agree_with_requirements_and_pyproject():
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     python_floor = re.search(r'requires-python = ">=(\d+)\.(\d+)', pyproject).groups()
     assert setup.MIN_VERSIONS["python"] == tuple(map(int, python_floor))
+
+
+def test_memory_line_only_when_the_backbone_needs_more(monkeypatch):
+    from helpers import backbones
+
+    inception, mobilenet = backbones.get_backbone("inception_v3"), backbones.get_backbone("mobilenet_v2")
+    assert setup.memory_problem(inception, inception.memory_gib) is None
+    problem = setup.memory_problem(inception, 2.0)  # a Binder session
+    assert "2.0 GiB" in problem and "GOING_DEEPER_BACKBONE=mobilenet_v2" in problem
+    assert setup.memory_problem(mobilenet, 2.0) is None, "Binder's 2 GB must be enough for MobileNetV2"
+
+
+def test_available_memory_reads_the_container_limit(tmp_path, monkeypatch):
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    monkeypatch.setattr(setup, "CGROUP_LIMIT_FILES", (str(v2), str(v1)))
+    physical = setup.available_memory_gib()  # no cgroup file: the machine's memory
+    assert physical > 0.5
+    v2.write_text("max\n")  # cgroup v2 without a limit
+    assert setup.available_memory_gib() == physical
+    v1.write_text(f"{2 * 2**30}\n")  # a 2 GiB container (cgroup v1)
+    assert setup.available_memory_gib() == 2.0
