@@ -60,6 +60,37 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     os.environ[HANDLE_ENV] = str(module_dir)
 
 
+def _peak_rss_gib(pid: int) -> float | None:
+    """A process's peak resident memory (Linux's VmHWM), or None where /proc cannot tell."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return None if kib is None else kib / 2**20
+
+
+@pytest.hookimpl(tryfirst=True)  # before nbval shuts the notebook's kernel down
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After a notebook's last cell: its kernel's peak memory must fit what the backbone declares.
+
+    ``Backbone.memory_gib`` is what the setup cell's memory warning promises learners.
+    """
+    kernel = getattr(item.parent, "kernel", None)  # nbval's running kernel for this notebook
+    if kernel is None or (nextitem is not None and nextitem.parent is item.parent):
+        return
+    peak = _peak_rss_gib(kernel.km.provisioner.pid)
+    from helpers.setup import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # helpers.backbones imports Keras: keep TensorFlow's start-up lines out of the log
+    from helpers.backbones import get_backbone
+
+    backbone = get_backbone()
+    if peak is not None and peak > backbone.memory_gib:
+        pytest.fail(f"{item.parent.name} peaked at {peak:.2f} GiB of memory, above the {backbone.memory_gib} GiB "
+                    f"that helpers/backbones.py declares for {backbone.title}")
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for folder in _temporary_dirs:
         if os.environ.get(HANDLE_ENV, "").startswith(str(folder)):
