@@ -1,11 +1,99 @@
-"""pytest configuration shared by the unit tests (tests/) and the notebook runs (notebooks/)."""
+"""pytest configuration shared by the unit tests (tests/) and the notebook runs (notebooks/).
+
+It also gives the notebooks an offline TF Hub module when the test run is offline. Notebook 4
+resolves its module with ``helpers.hub.resolve_module()``, which reads
+``GOING_DEEPER_TFHUB_HANDLE`` (default: the backbone's real tfhub.dev handle, which needs
+internet). When the tests run from an offline asset folder (``GOING_DEEPER_ASSETS`` set) and no
+handle is given, a TF-Hub-format SavedModel is built from the backbone's offline weights
+(``tests/tfhub_fixture.py``) in a temporary folder, and ``GOING_DEEPER_TFHUB_HANDLE`` points at
+it; notebook kernels inherit the environment. It is built only when notebooks are collected
+(about 10 s, once per run), so unit-test runs pay nothing.
+
+(This lives here rather than in a ``tests.something`` plugin module: IPython 7, Colab's, puts
+its own ``tests`` package on ``sys.path``, which would shadow the project's ``tests/`` folder.)
+"""
+
+from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 
 # Figures are drawn, never shown, when notebooks and tests run headless.
 os.environ.setdefault("MPLBACKEND", "Agg")
 # TensorFlow's C++ start-up logs stay out of the test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Offline runs get a TF Hub module built from the offline weights (see the plugin's docstring).
-pytest_plugins = ["tests.nbval_setup"]
+HANDLE_ENV = "GOING_DEEPER_TFHUB_HANDLE"
+ASSETS_ENV = "GOING_DEEPER_ASSETS"
+TFHUB_FIXTURE = Path(__file__).parent / "tests" / "tfhub_fixture.py"
+
+_temporary_dirs: list[Path] = []
+
+
+def _needs_offline_module() -> bool:
+    return bool(os.environ.get(ASSETS_ENV)) and not os.environ.get(HANDLE_ENV)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not _needs_offline_module():
+        return
+    if not any(str(item.path).endswith(".ipynb") for item in session.items):
+        return
+    folder = Path(tempfile.mkdtemp(prefix="going-deeper-tfhub-"))
+    _temporary_dirs.append(folder)
+    module_dir = folder / "feature_vector"
+    # A separate process: the test process itself never imports TensorFlow for this.
+    result = subprocess.run(
+        [sys.executable, str(TFHUB_FIXTURE), str(module_dir)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise pytest.UsageError(f"could not build the offline TF Hub module:\n{result.stderr[-3000:]}")
+    os.environ[HANDLE_ENV] = str(module_dir)
+
+
+def _peak_rss_gib(pid: int) -> float | None:
+    """A process's peak resident memory (Linux's VmHWM), or None where /proc cannot tell."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return None if kib is None else kib / 2**20
+
+
+@pytest.hookimpl(tryfirst=True)  # before nbval shuts the notebook's kernel down
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After a notebook's last cell: its kernel's peak memory must fit what the backbone declares.
+
+    ``Backbone.memory_gib`` is what the setup cell's memory warning promises learners.
+    """
+    kernel = getattr(item.parent, "kernel", None)  # nbval's running kernel for this notebook
+    if kernel is None or (nextitem is not None and nextitem.parent is item.parent):
+        return
+    peak = _peak_rss_gib(kernel.km.provisioner.pid)
+    from helpers.setup import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # helpers.backbones imports Keras: keep TensorFlow's start-up lines out of the log
+    from helpers.backbones import get_backbone
+
+    backbone = get_backbone()
+    if peak is not None and peak > backbone.memory_gib:
+        pytest.fail(f"{item.parent.name} peaked at {peak:.2f} GiB of memory, above the {backbone.memory_gib} GiB "
+                    f"that helpers/backbones.py declares for {backbone.title}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _temporary_dirs:
+        if os.environ.get(HANDLE_ENV, "").startswith(str(folder)):
+            del os.environ[HANDLE_ENV]
+        shutil.rmtree(folder, ignore_errors=True)
+    _temporary_dirs.clear()

@@ -47,6 +47,9 @@ class Backbone:
     tfhub_handle: str  # the same network as a TF Hub image feature-vector module
     pooled_width: int  # values per photo at POOLED (the backbone's last feature maps, averaged)
     intermediate_width: int  # ... and at intermediate_layer (its feature maps' channels)
+    # Peak memory of the course's heaviest notebook on a CPU, rounded up (tests/benchmark.py measures
+    # it; tests/test_default_backbone.py fails if a notebook needs more): the setup cell warns below it.
+    memory_gib: float
 
     def preprocess(self, images) -> np.ndarray:
         """uint8 RGB images -> float32 model input, with the application's own preprocessing."""
@@ -75,6 +78,7 @@ BACKBONES = {
         tfhub_handle="https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5",
         pooled_width=2048,
         intermediate_width=768,
+        memory_gib=3.0,
     ),
     "mobilenet_v2": Backbone(
         name="mobilenet_v2",
@@ -89,6 +93,7 @@ BACKBONES = {
         tfhub_handle="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
         pooled_width=1280,
         intermediate_width=96,
+        memory_gib=1.6,
     ),
 }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 from unittest import mock
 
@@ -47,7 +48,11 @@ def resolve_module(backbone: str | None = None, module_handle: str | None = None
             f"Build the bundle with `python -m helpers.bundle` or unset it."
         )
     # Imported here: tensorflow_hub also loads tf_keras (Keras 2), which nothing else needs.
-    import tensorflow_hub
+    with warnings.catch_warnings():
+        # tensorflow_hub 0.16 imports pkg_resources, which setuptools deprecates (tensorflow/hub#934);
+        # requirements.txt keeps a setuptools that still has it. Not the learner's concern.
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import tensorflow_hub
 
     try:
         # TF Hub's cache is the course's, for this call only: a learner's own setting stays.

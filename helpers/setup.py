@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-MIN_VERSIONS = {"python": (3, 10), "tensorflow": (2, 19), "keras": (3, 8)}
+MIN_VERSIONS = {"python": (3, 10), "tensorflow": (2, 19), "keras": (3, 10)}
 IN_COLAB = "google.colab" in sys.modules
 
 
@@ -63,6 +63,33 @@ def version_problems(versions: dict[str, str]) -> list[str]:
     ]
 
 
+# cgroup v2, then v1: the memory limit of the container the kernel runs in (Binder, Docker)
+CGROUP_LIMIT_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def available_memory_gib() -> float:
+    """The memory this kernel may use: its container's limit, or the machine's memory if lower."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limits = [physical]
+    for path in CGROUP_LIMIT_FILES:
+        try:
+            with open(path) as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        if value.isdigit():  # "max" (v2) means no limit; v1 writes a huge number instead
+            limits.append(int(value))
+    return min(limits) / 2**30
+
+
+def memory_problem(backbone, available_gib: float) -> str | None:
+    """One actionable line when the selected backbone needs more memory than the kernel has."""
+    if available_gib >= backbone.memory_gib:
+        return None
+    return (f"the course needs up to {backbone.memory_gib:g} GiB with {backbone.title}, but this kernel has "
+            f"{available_gib:.1f} GiB: run  %env GOING_DEEPER_BACKBONE=mobilenet_v2  and run this cell again.")
+
+
 def setup_notebook(seed: int = 42) -> None:
     """Quiet TF, seed Python/NumPy/TF, and print one status line (plus any problem found)."""
     tf = import_tensorflow_quietly()
@@ -84,5 +111,6 @@ def setup_notebook(seed: int = 42) -> None:
         f" | {f'{len(gpus)} GPU(s)' if gpus else 'CPU only'}{' | Colab' if IN_COLAB else ''}"
         f" | offline assets: {offline}"
     )
-    for problem in version_problems(versions):
+    problems = version_problems(versions) + [memory_problem(backbones.get_backbone(), available_memory_gib())]
+    for problem in filter(None, problems):
         print("WARNING:", problem)

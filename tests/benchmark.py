@@ -1,12 +1,14 @@
 """Benchmark the course as it is used live: notebook run times, memory, featurization speed.
 
-    python tests/benchmark.py [--json benchmark.json] [--notebooks 01 03] [--images 256]
+    python tests/benchmark.py [--json benchmark.json] [--backbone inception_v3] [--notebooks 01 03] [--images 256]
 
-Prints a table and writes a JSON file, for the backbone selected by
-GOING_DEEPER_BACKBONE. Measures:
+Writes a JSON file and prints it, for both backbones (or those named). Measures, per backbone:
 
 - each notebook: kernel wall time and peak RSS of the kernel process, top to bottom
-  in a fresh kernel, plus the key results the notebook computed (accuracies);
+  in a fresh kernel, plus the key results the notebook computed (accuracies) -- only
+  where the weights are real: offline without Inception V3 weights (as in CI), Inception V3
+  runs on structural random weights (``tests/structural_assets.py``), which cost the same
+  time and memory but make accuracies meaningless, so none are reported for it;
 - featurization throughput of the course's own path (files on disk -> decoded,
   cropped, preprocessed -> logits) against the bare model on pre-decoded in-memory
   tensors at the same batch size, and their ratio, in one run;
@@ -24,22 +26,16 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from unittest import mock
 
-import nbformat
 import numpy as np
 import psutil
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from notebook_runner import run_notebook  # noqa: E402
 
-# Appended to each notebook in memory: reports the kernel's peak memory and the key
-# results the notebook computed (an expression over the notebook's own variables).
-REPORT_CELL = """
-import json as _json, resource as _resource
-_report = {"peak_rss_mb": round(_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024)}
-_report.update(%s)
-print("BENCHMARK", _json.dumps(_report, default=float))
-"""
+# The key results each notebook computed: an expression over the notebook's own variables.
 RESULTS = {
     "01": '{"mnist": [{k: r[k] for k in ("name", "accuracy", "parameters", "seconds")} for r in results]}',
     "02": '{"top5_correct": {name: any(c in CORRECT_CLASSES[name] for _, c, _ in top5[name]) for name in CORRECT_CLASSES}}',
@@ -48,21 +44,8 @@ RESULTS = {
            '"scratch_kfold_validation_accuracy": scratch_accuracies.mean(), '
            '"tfhub_kfold_validation_accuracy": hub_accuracies.mean()}'),
 }
-
-
-def run_notebook(path: Path) -> dict:
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL % RESULTS.get(path.name[:2], "{}")))
-    client = NotebookClient(nb, timeout=1200, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
-    timing = [c.metadata.get("execution", {}) for c in nb.cells if c.cell_type == "code"]
-    start = datetime.fromisoformat(timing[0]["iopub.execute_input"].replace("Z", "+00:00"))
-    end = datetime.fromisoformat(timing[-2]["shell.execute_reply"].replace("Z", "+00:00"))  # before the report
-    report = next(o["text"] for o in nb.cells[-1].outputs if "BENCHMARK" in o.get("text", ""))
-    result = json.loads(report.split("BENCHMARK", 1)[1])
-    result["kernel_seconds"] = round((end - start).total_seconds(), 1)
-    return result
+# Notebook 1 (MNIST) does not use the backbone: its results are real on any weights.
+BACKBONE_FREE = ("01",)
 
 
 def featurization_throughput(n_images: int, batch_size: int) -> dict:
@@ -118,36 +101,68 @@ def machine() -> str:
             f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.system()} {platform.release()}")
 
 
+def backbone_environment(name: str, scratch: Path) -> tuple[dict[str, str], str]:
+    """The environment that runs the course on backbone ``name``, and which weights it gets.
+
+    Offline without that backbone's weights (Inception V3 in CI), the weights are structural:
+    random values in the real layout, built by ``tests/structural_assets.py``.
+    """
+    from helpers import assets, backbones, hub
+    from structural_assets import TFHUB_MODULE, build_overlay
+    from tfhub_fixture import build_tfhub_savedmodel
+
+    env = {backbones.BACKBONE_ENV: name, assets.CACHE_ENV: str(scratch / "cache")}
+    offline = assets.offline_dir()
+    if offline is None:
+        return env, "pretrained"
+    if (offline / backbones.get_backbone(name).weights).is_file():
+        weights = "pretrained"
+        if not os.environ.get(hub.HANDLE_ENV):  # notebook 4's TF Hub stand-in from the offline weights
+            env[hub.HANDLE_ENV] = str(build_tfhub_savedmodel(scratch / TFHUB_MODULE, name))
+    else:
+        weights = "structural (random values: time and memory are real, accuracies are not reported)"
+        overlay = build_overlay(scratch / "assets", offline, name)
+        env.update({assets.OFFLINE_ENV: str(overlay), hub.HANDLE_ENV: str(overlay / TFHUB_MODULE)})
+    return env, weights
+
+
+def benchmark_backbone(name: str, args) -> dict:
+    scratch = Path(tempfile.mkdtemp(prefix=f"going-deeper-benchmark-{name}-"))
+    env, weights = backbone_environment(name, scratch)
+    results = {"weights": weights, "notebooks": {}}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        if args.notebooks and not path.name.startswith(tuple(args.notebooks)):
+            continue
+        print(f"running {path.name} on {name} ...", flush=True)
+        real = weights == "pretrained" or path.name.startswith(BACKBONE_FREE)
+        _, report = run_notebook(path, env=env, results=RESULTS.get(path.name[:2], "{}") if real else "{}")
+        results["notebooks"][path.name] = report
+    results["course_kernel_seconds"] = round(sum(r["kernel_seconds"] for r in results["notebooks"].values()), 1)
+    with mock.patch.dict(os.environ, env):  # featurize with this backbone and its weights, in this process
+        results["featurization"] = featurization_throughput(args.images, args.batch_size)
+        results["car_features_cache"] = cache_timings()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default="benchmark.json", help="where to write the results")
+    parser.add_argument("--backbone", action="append", help="backbone(s) to measure (default: both)")
     parser.add_argument("--notebooks", nargs="*", help="notebook number prefixes (default: all)")
     parser.add_argument("--images", type=int, default=256, help="photos for the throughput test")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     from helpers.setup import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # before anything else imports TensorFlow
-    from helpers import assets, backbones, hub
-    from tfhub_fixture import build_tfhub_savedmodel
+    from helpers import backbones
 
-    if os.environ.get(assets.OFFLINE_ENV) and not os.environ.get(hub.HANDLE_ENV):
-        # offline, as in the tests: notebook 4 gets the TF Hub stand-in built from the offline weights
-        os.environ[hub.HANDLE_ENV] = str(build_tfhub_savedmodel(Path(tempfile.mkdtemp()) / "tfhub_module"))
-    results = {"backbone": backbones.get_backbone().name, "machine": machine(),
-               "date": datetime.now().isoformat(timespec="seconds"), "notebooks": {}}
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        if args.notebooks and not path.name.startswith(tuple(args.notebooks)):
-            continue
-        print(f"running {path.name} ...", flush=True)
-        results["notebooks"][path.name] = run_notebook(path)
-    results["course_kernel_seconds"] = round(sum(r["kernel_seconds"] for r in results["notebooks"].values()), 1)
-    results["featurization"] = featurization_throughput(args.images, args.batch_size)
-    results["car_features_cache"] = cache_timings()
-
-    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    results = {"machine": machine(), "date": datetime.now().isoformat(timespec="seconds"), "backbones": {}}
+    for name in args.backbone or sorted(backbones.BACKBONES):
+        results["backbones"][name] = benchmark_backbone(name, args)
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")  # partial results survive a crash
     print(json.dumps(results, indent=2))
     print(f"\nwritten to {args.json}")
 

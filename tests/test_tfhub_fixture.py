@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def module_dir(tmp_path_factory):
-    from tests.tfhub_fixture import build_tfhub_savedmodel
+    from tfhub_fixture import build_tfhub_savedmodel
 
     return build_tfhub_savedmodel(tmp_path_factory.mktemp("tfhub") / "feature_vector", BACKBONE)
 

@@ -4,7 +4,7 @@ Notebook 4 loads ``https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/featur
 (or the Inception V3 one) through ``tensorflow_hub.resolve``. The tests run offline, so
 :func:`build_tfhub_savedmodel` writes a SavedModel with the same interface from the
 backbone's no-top weights in the offline asset folder (MobileNetV2 in the tests), and the
-test run points ``GOING_DEEPER_TFHUB_HANDLE`` at it (see ``tests/nbval_setup.py``).
+test run points ``GOING_DEEPER_TFHUB_HANDLE`` at it (see the root ``conftest.py``).
 
 The interface is the one TF Hub's image feature-vector modules share:
 
@@ -15,7 +15,7 @@ The interface is the one TF Hub's image feature-vector modules share:
   ``__call__(inputs, training=False)`` function (TF Hub's "Reusable SavedModel" API,
   what ``hub.load(handle)(images)`` calls).
 
-    python -m tests.tfhub_fixture /tmp/tfhub_mobilenet_v2   # build one by hand
+    python tests/tfhub_fixture.py /tmp/tfhub_mobilenet_v2   # build one by hand
 """
 
 from __future__ import annotations
@@ -67,5 +67,6 @@ def build_tfhub_savedmodel(target_dir: str | Path, backbone_name: str | None = N
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m tests.tfhub_fixture TARGET_DIR")
+        sys.exit("usage: python tests/tfhub_fixture.py TARGET_DIR")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the helpers package
     print(build_tfhub_savedmodel(sys.argv[1]))
