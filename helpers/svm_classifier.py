@@ -216,7 +216,6 @@ class ClassifierFileError(ValueError):
 SAVED_ARRAYS = {
     "scaler_mean": ("scale", "mean_"),
     "scaler_scale": ("scale", "scale_"),
-    "scaler_var": ("scale", "var_"),
     "svm_coef": ("svm", "coef_"),
     "svm_intercept": ("svm", "intercept_"),
     "svm_classes": ("svm", "classes_"),
@@ -304,8 +303,8 @@ def _check_saved_classifier(metadata: dict, arrays: dict) -> Pipeline:
         raise ValueError(f"class_names must be two or more different names, not {class_names!r}")
     width = _backbone(metadata["backbone"]).feature_width(metadata["layer"])
     scores = 1 if len(class_names) == 2 else len(class_names)  # LinearSVC: one score for two classes
-    shapes = {"scaler_mean": (width,), "scaler_scale": (width,), "scaler_var": (width,),
-              "svm_coef": (scores, width), "svm_intercept": (scores,), "svm_classes": (len(class_names),)}
+    shapes = {"scaler_mean": (width,), "scaler_scale": (width,), "svm_coef": (scores, width),
+              "svm_intercept": (scores,), "svm_classes": (len(class_names),)}
     for name, shape in shapes.items():
         array = arrays[name]
         if not isinstance(array, np.ndarray) or array.shape != shape:

@@ -10,8 +10,9 @@ features -> standardize + SVM) is one Keras model that TF Serving, TFLite (phone
 TensorFlow runtime can run:
 
 >>> model = photo_model(classifier)                    # uint8 pixels -> one score per class
->>> files = export(model, "outputs/cars_svm", classifier.class_names)   # .keras, SavedModel, .tflite
->>> tflite_predict(files["tflite"], pixels)            # {"scores": ..., "label": ...}
+>>> files = export(model, "outputs/cars_svm", classifier.class_names)   # .keras and SavedModel
+>>> convert_to_tflite(files["saved_model"], "outputs/cars_svm.tflite")  # for phones
+>>> tflite_predict("outputs/cars_svm.tflite", pixels)  # {"scores": ..., "label": ...}
 
 The model takes photos as the network sees them: ``helpers.images.load_batch`` (the middle
 square, resized to the backbone's input size), as ``uint8`` RGB values 0-255.
@@ -59,13 +60,14 @@ def preprocessing_layer(backbone: backbones.Backbone) -> keras.layers.Layer:
     return layer
 
 
-def photo_model(classifier, weights: bool = True) -> keras.Model:
+def photo_model(classifier) -> keras.Model:
     """The whole classifier as one Keras model: uint8 pixels (n, size, size, 3) -> class scores.
 
-    ``weights=False`` builds the backbone untrained (for tests: same shapes, no download).
+    A new copy of the classifier's backbone, cut at its layer, between the preprocessing
+    layer and the SVM's Dense layer.
     """
     backbone = backbones.get_backbone(classifier.backbone)
-    features = backbones.multi_layer_model(backbones.load_logits_model(backbone.name, weights), [classifier.layer])
+    features = backbones.multi_layer_model(backbones.load_logits_model(backbone.name), [classifier.layer])
     features.name = f"{backbone.name}_{classifier.layer}"  # shown as one step in model.summary()
     pixels = keras.Input((backbone.input_size, backbone.input_size, 3), dtype="uint8", name="pixels")
     x = preprocessing_layer(backbone)(pixels)
@@ -88,26 +90,34 @@ def serving_archive(model: keras.Model, class_names) -> keras.export.ExportArchi
 
 
 def export(model: keras.Model, path: str | Path, class_names) -> dict[str, Path]:
-    """Write ``model`` as ``<path>.keras``, ``<path>_savedmodel/`` and ``<path>.tflite``.
+    """Write ``model`` as ``<path>.keras`` and as a SavedModel folder ``<path>_savedmodel``.
 
-    - ``.keras``: Keras's own format (architecture + weights), for Python: outputs the scores.
-    - SavedModel: TensorFlow's deployment format, with the serving signature of :func:`serving_archive`.
-    - ``.tflite``: the same signature for phones and small devices (TensorFlow Lite / LiteRT).
+    - ``.keras``: Keras's own format (architecture + weights), to reload in Python; gives the scores.
+    - SavedModel: TensorFlow's deployment format, with the serving signature of :func:`serving_archive`
+      (TF Serving serves it; :func:`convert_to_tflite` converts it for phones).
 
-    Each file is written under a temporary name and then renamed (see ``helpers.files``).
+    Each is written under a temporary name, then renamed (see ``helpers.files``).
     """
     path = Path(path)
-    files = {"keras": path.with_name(path.name + ".keras"),
-             "saved_model": path.with_name(path.name + "_savedmodel"),
-             "tflite": path.with_name(path.name + ".tflite")}
+    files = {"keras": path.with_name(path.name + ".keras"), "saved_model": path.with_name(path.name + "_savedmodel")}
     with atomic_write(files["keras"]) as temporary:
         model.save(temporary)
-    archive = serving_archive(model, class_names)
     with atomic_write(files["saved_model"]) as temporary:
-        archive.write_out(temporary, verbose=False)
-    with atomic_write(files["tflite"]) as temporary:
-        temporary.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(files["saved_model"])).convert())
+        serving_archive(model, class_names).write_out(temporary, verbose=False)
     return files
+
+
+def convert_to_tflite(saved_model: str | Path, path: str | Path) -> Path:
+    """Convert a SavedModel from :func:`export` to a TensorFlow Lite (LiteRT) file, same signature.
+
+    The converter holds several copies of the weights at once (hundreds of MB for Inception V3):
+    free the Keras model first if memory is short.
+    """
+    path = Path(path)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default"])
+    with atomic_write(path) as temporary:
+        temporary.write_bytes(converter.convert())
+    return path
 
 
 def tflite_interpreter(path: str | Path):
@@ -123,7 +133,7 @@ def tflite_interpreter(path: str | Path):
 
 
 def tflite_predict(path: str | Path, pixels) -> dict[str, np.ndarray]:
-    """Run a .tflite model from :func:`export` photo by photo, as an app would.
+    """Run a .tflite file from :func:`convert_to_tflite` photo by photo, as an app would.
 
     ``pixels``: uint8 (n, size, size, 3). Returns ``{"scores": (n, classes), "label": n class names}``.
     """
