@@ -31,6 +31,8 @@ import psutil
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+# Nobody watches a benchmark: the notebooks start no TensorBoard server.
+os.environ.setdefault("GOING_DEEPER_HEADLESS", "1")
 
 # Appended to each notebook in memory: reports the kernel's peak memory and the key
 # results the notebook computed (an expression over the notebook's own variables).
