@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -85,8 +86,11 @@ def trained_runs(tmp_path_factory):
     runs = {}
     for model in [canned.linear_classifier(3, input_shape=(4, 4)), canned.dnn_classifier([8], 3, input_shape=(4, 4))]:
         callback = keras.callbacks.TensorBoard(log_dir=logs / model.name)
-        result = canned.fit_and_evaluate(model, (images, labels), (images, labels), epochs=3, batch_size=50,
-                                         callbacks=[callback], verbose=0)
+        with warnings.catch_warnings():
+            # Keras' callback logs the learning rate through np.array(variable), which NumPy 2 flags as deprecated
+            warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy", DeprecationWarning)
+            result = canned.fit_and_evaluate(model, (images, labels), (images, labels), epochs=3, batch_size=50,
+                                             callbacks=[callback], verbose=0)
         runs[model.name] = logs / model.name, result["history"]
     return runs
 
