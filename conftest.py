@@ -28,6 +28,8 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 # TensorFlow's C++ start-up logs stay out of the test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Nobody watches a test run: notebooks start no TensorBoard server.
+os.environ.setdefault("GOING_DEEPER_HEADLESS", "1")
 
 HANDLE_ENV = "GOING_DEEPER_TFHUB_HANDLE"
 ASSETS_ENV = "GOING_DEEPER_ASSETS"
