@@ -19,6 +19,7 @@ from nbclient import NotebookClient
 import tensorflow_hub
 
 from helpers import assets, backbones, bundle, hub
+from test_hub import fake_module
 
 SHARED = Path(os.environ.get(assets.OFFLINE_ENV, "")) if os.environ.get(assets.OFFLINE_ENV) else None
 pytestmark = pytest.mark.skipif(SHARED is None, reason="needs the offline asset folder to serve as a mirror")
@@ -68,8 +69,7 @@ def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, caps
 
     def fake_resolve(handle):  # tfhub.dev cannot be reached here: check the wiring instead
         module = hub.module_folder(Path(os.environ["TFHUB_CACHE_DIR"]).parent, handle)
-        module.mkdir(parents=True)
-        (module / "saved_model.pb").write_bytes(b"stand-in")
+        fake_module(module)
         resolved.append(handle)
         return str(module)
 

@@ -19,8 +19,10 @@ def clean_env(tmp_path, monkeypatch):
 
 
 def fake_module(folder):
-    folder.mkdir(parents=True)
-    (folder / "saved_model.pb").write_bytes(b"stand-in")
+    """The files of a complete SavedModel (stand-ins: nothing here loads them)."""
+    (folder / "variables").mkdir(parents=True)
+    for name in ("saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001"):
+        (folder / name).write_bytes(b"stand-in")
     return folder
 
 

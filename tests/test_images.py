@@ -125,13 +125,15 @@ def test_unreadable_file(tmp_path, monkeypatch):
 # --- folder-per-class datasets ----------------------------------------------------------
 
 def make_folder(root, classes=None, loose=("test1.jpg",)):
+    """Class folders and loose photos; every photo is a different picture (copies are tested on purpose)."""
     classes = {"Classic": 2, "Modern": 3} if classes is None else classes
+    widths = iter(range(40, 1000))
     for name, count in classes.items():
         (root / name).mkdir(parents=True)
         for i in range(count):
-            save(gradient(), root / name / f"{name.lower()}-{i}.jpg")
+            save(gradient(next(widths)), root / name / f"{name.lower()}-{i}.jpg")
     for name in loose:
-        save(gradient(), root / name)
+        save(gradient(next(widths)), root / name)
     return root
 
 
