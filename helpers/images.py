@@ -151,19 +151,20 @@ def _stretch_to_8_bit(image: Image.Image, name: str) -> Image.Image:
     pixels become black, +inf white. A uniform image keeps its brightness on the
     type's full scale (0..65535, or 0..1 for float) instead of turning black.
     """
-    values = np.asarray(image, dtype=np.float32)
+    values = np.array(image, dtype=np.float32)  # a writable copy, even of a float image
     finite = np.isfinite(values)
     if not finite.any():
         raise ImageError(f"{name}: no pixel has a finite value (all NaN or infinite). Replace the file.")
     low = np.min(values, where=finite, initial=np.inf)
     high = np.max(values, where=finite, initial=-np.inf)
+    del finite
     if high > low:
         values -= low
         values *= 255 / (high - low)
     else:
         values[...] = low * (255 if image.mode == "F" else 255 / 65535)
-    np.nan_to_num(values, copy=False, nan=0, posinf=255, neginf=0)
-    np.clip(values, 0, 255, out=values)
+    np.clip(values, 0, 255, out=values)  # +inf -> 255, -inf -> 0
+    values[np.isnan(values)] = 0
     return Image.fromarray(np.rint(values, out=values).astype(np.uint8))
 
 
