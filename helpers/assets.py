@@ -175,7 +175,7 @@ def _download(asset: Asset, target: Path, progress: bool) -> Path:
             # visible tmpXXXX beside the photos and print developer advice to learners).
             pooch.HTTPDownloader(progressbar=progress, timeout=30)(asset.url, partial.name, None)
             hash_matches(partial.name, asset.known_hash, strict=True, source=asset.url)
-            problem = content_problem(Path(partial.name))
+            problem = content_problem(Path(partial.name), Path(asset.path).suffix)
             if problem:
                 raise ValueError(f"the server sent something else: {problem}")
         return target
@@ -201,26 +201,26 @@ def _digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
     return pooch.file_hash(path, alg=algorithm)
 
 
-def content_problem(file: Path) -> str | None:
+def content_problem(file: Path, suffix: str | None = None) -> str | None:
     """Why ``file`` is not a sound file of its kind (None if it is): for files with no published hash.
 
     Catches what a download can leave instead of the file: an empty file, a web page
     (a captive portal or an error page served with status 200), a truncated HDF5
-    (weights), JSON or zip (``.npz``) file. Checked once per version of the file.
+    (weights), JSON or zip (``.npz``) file. The kind is ``suffix`` (default: the
+    file's own). Checked once per version of the file.
     """
     stat = os.stat(file)
-    return _content_problem(str(file), stat.st_size, stat.st_mtime_ns)
+    return _content_problem(str(file), (suffix or Path(file).suffix).lower(), stat.st_size, stat.st_mtime_ns)
 
 
 @functools.cache
-def _content_problem(file: str, size: int, mtime_ns: int) -> str | None:
+def _content_problem(file: str, suffix: str, size: int, mtime_ns: int) -> str | None:
     if size == 0:
         return "it is empty (0 bytes)"
     with open(file, "rb") as f:
         head = f.read(512).lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")):
         return "it is a web page (an error or login page?), not the file"
-    suffix = Path(file).suffix.lower()
     try:
         if suffix == ".h5":
             import h5py  # a Keras dependency
