@@ -220,7 +220,11 @@ def download_image(url: str, max_bytes: int = 20 * 2**20, deadline: float = 30.0
     url = (url or "").strip()
     if not url:
         raise ImageError("Paste the address of an image into the URL box first.")
-    if urlparse(url).scheme not in ("http", "https"):
+    try:
+        scheme = urlparse(url).scheme
+    except ValueError:  # e.g. an unclosed "[" in the host
+        scheme = None
+    if scheme not in ("http", "https"):
         raise ImageError(f"{url[:100]!r} is not a web address: it should start with http:// or https://")
     try:
         data = _read_url(url, max_bytes, deadline)
