@@ -173,9 +173,13 @@ def multi_layer_model(model: keras.Model, layer_names: list[str]) -> keras.Model
 @functools.cache
 def imagenet_classes() -> list[tuple[str, str]]:
     """The 1000 ImageNet classes as (WordNet id, readable name), in model output order."""
-    with open(assets.fetch(CLASS_INDEX)) as f:
-        index = json.load(f)
-    return [tuple(index[str(i)]) for i in range(len(index))]
+    file = assets.fetch(CLASS_INDEX)
+    try:
+        index = json.loads(file.read_text(encoding="utf-8"))
+        return [tuple(index[str(i)]) for i in range(1000)]
+    except (OSError, ValueError, KeyError, TypeError) as error:  # damaged, or some other JSON file
+        raise assets.AssetError(f"{file}: not the ImageNet class index ({type(error).__name__}: {error}). "
+                                f"{assets.damaged_file_advice(file)}") from None
 
 
 def softmax(logits) -> np.ndarray:

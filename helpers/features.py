@@ -44,7 +44,8 @@ def _cache_file(folder: Path, layer: str, digest: str) -> Path:
 
 
 @functools.cache
-def _feature_model(backbone: str, layers: tuple[str, ...]):
+def _feature_model(backbone: str, layers: tuple[str, ...], cache_key: str = ""):
+    # cache_key (the cache folder's name) only keys this memo: a replaced weights file gets a new model
     return backbones.multi_layer_model(backbones.load_logits_model(backbone), list(layers))
 
 
@@ -99,7 +100,7 @@ def _load_cached(file: Path) -> np.ndarray | None:
 
 def _compute_and_store(spec, layers, paths, digests, folder, batch_size, progress) -> dict:
     """Run the model on ``paths``; return ``{(layer, digest): features}``, caching them when the disk lets us."""
-    model = _feature_model(spec.name, layers)
+    model = _feature_model(spec.name, layers, folder.name)
     rows, writable = {}, True
     with tqdm(total=len(paths), desc=f"{spec.title} features", unit="img", disable=not progress) as bar:
         for start, outputs in compute_features(model, spec, paths, batch_size):

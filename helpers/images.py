@@ -369,9 +369,9 @@ def image_files(folder: str | Path, skip_non_images: bool = False, recursive: bo
     training folder should hold photos only), or, with ``skip_non_images`` (a folder of new
     photos to classify may hold a stray README), is skipped with a warning naming it.
     """
-    photos, others = [], []
+    photos, others, suffixes = [], [], photo_suffixes()
     for path in _entries(Path(folder), recursive, visited=frozenset()):
-        (photos if path.suffix.lower() in photo_suffixes() and path.is_file() else others).append(path)
+        (photos if path.suffix.lower() in suffixes and path.is_file() else others).append(path)
     for path in others:
         what = "a broken or looping link" if path.is_symlink() and not path.exists() else \
             f"not an image file (suffix {path.suffix or 'none'!r})"

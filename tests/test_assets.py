@@ -3,6 +3,7 @@
 Every download fault is simulated with a real HTTP server on 127.0.0.1.
 """
 
+import contextlib
 import hashlib
 import http.server
 import io
@@ -66,8 +67,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send(404, b"not found")
 
-    def send(self, status, body):
+    def send(self, status, body, kind="application/octet-stream"):
         self.send_response(status)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -76,12 +78,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serve(handler):
+    """A real HTTP server on 127.0.0.1 for the time of the block; yields its base URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+
+
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serve(Handler) as url:
+        yield url
 
 
 @pytest.fixture

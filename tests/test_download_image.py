@@ -1,11 +1,11 @@
 """helpers.images.download_image: notebook 2's URL box against a hostile server on 127.0.0.1."""
 
-import http.server
+import contextlib
 import io
-import threading
 import time
 
 import pytest
+import test_assets
 from PIL import Image
 
 from helpers import images
@@ -21,7 +21,7 @@ PHOTO = jpeg_bytes(640, 480)
 BIG_PHOTO = jpeg_bytes(6000, 4500)  # 27 MP, 100 kB: decoded at a reduced scale
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class PhotoServer(test_assets.Handler):
     def do_GET(self):
         name = self.path.rsplit("/", 1)[-1]
         if name == "photo.jpg" or name.startswith("x" * 50):
@@ -37,13 +37,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif name == "endless":  # no length, never ends
             self.send_response(200)
             self.end_headers()
-            with pytest.raises(OSError):
+            with contextlib.suppress(OSError):  # the client hangs up
                 while True:
                     self.wfile.write(bytes(64 * 1024))
         elif name == "trickle":  # a byte at a time: no single read times out
             self.send_response(200)
             self.end_headers()
-            with pytest.raises(OSError):
+            with contextlib.suppress(OSError):  # the client hangs up
                 for _ in range(100):
                     self.wfile.write(b"\xff")
                     self.wfile.flush()
@@ -51,23 +51,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send(404, b"not found", "text/plain")
 
-    def send(self, status, body, kind):
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with test_assets.serve(PhotoServer) as url:
+        yield url
 
 
 def test_a_photo_is_downloaded_and_decoded(server):

@@ -45,7 +45,7 @@ def course(tmp_path, monkeypatch):
         Image.new("RGB", (20 + i, 20), color).save(photos[-1])
     models = []
 
-    def stand_in(backbone, layers, nan=False):
+    def stand_in(backbone, layers, cache_key, nan=False):
         models.append(StandInModel(weights, nan))
         return models[-1]
 
@@ -121,10 +121,19 @@ def test_a_cache_that_cannot_be_written_gives_the_features_uncached(course, monk
 
 
 def test_non_finite_outputs_name_the_weights_file(course, monkeypatch):
-    monkeypatch.setattr(features, "_feature_model", lambda backbone, layers: StandInModel(course["weights"], nan=True))
+    monkeypatch.setattr(features, "_feature_model", lambda *args: StandInModel(course["weights"], nan=True))
     with pytest.raises(assets.AssetError, match=rf"NaN or infinite.*{course['weights']}.*damaged.*Copy it again"):
         featurize(course["photos"])
     assert [p for p in cached_files(course) if p.endswith(".npy")] == []
+
+
+def test_a_damaged_class_index_is_named(course, monkeypatch):
+    index = course["weights"].parents[2] / backbones.CLASS_INDEX
+    index.write_text('{"0": ["n01440764", "tench"]')  # cut short
+    backbones.imagenet_classes.cache_clear()
+    with pytest.raises(assets.AssetError, match=rf"{index}: not the ImageNet class index.*Copy it again"):
+        backbones.imagenet_classes()
+    backbones.imagenet_classes.cache_clear()
 
 
 def test_decode_predictions_refuses_nan_logits(course, monkeypatch):
