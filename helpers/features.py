@@ -12,6 +12,7 @@ cannot be written (read-only, disk full) gives the features uncached, with a war
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -94,7 +95,8 @@ def _load_cached(file: Path) -> np.ndarray | None:
     except (OSError, ValueError, EOFError) as error:  # truncated, or not a .npy file at all
         problem = str(error)
     warnings.warn(f"{file}: damaged cached features ({problem}); deleted and computed again.", stacklevel=3)
-    file.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # a read-only cache: it is overwritten, or left, and computed again
+        file.unlink()
     return None
 
 

@@ -292,7 +292,7 @@ def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
     root = Path(root)
     if not root.is_dir():
         raise ImageError(f"{root}: no such folder. Give the folder that holds one sub-folder per class.")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not is_junk(p))
+    class_dirs = [p for p in _listing(root) if p.is_dir() and not is_junk(p)]
     if len(class_dirs) < min_classes:
         raise ImageError(
             f"{root}: found {len(class_dirs)} class folder(s) {[p.name for p in class_dirs]}; "
@@ -389,7 +389,7 @@ def _entries(folder: Path, recursive: bool, visited: frozenset) -> list[Path]:
     if real in visited:
         raise ImageError(f"{folder}: a link to a folder that contains it (a loop). Remove the link.")
     entries = []
-    for path in sorted(folder.iterdir()):
+    for path in _listing(folder):
         if is_junk(path):
             continue
         if path.is_dir():
@@ -397,3 +397,11 @@ def _entries(folder: Path, recursive: bool, visited: frozenset) -> list[Path]:
         else:
             entries.append(path)
     return entries
+
+
+def _listing(folder: Path) -> list[Path]:
+    """The sorted contents of ``folder``; a folder that cannot be read is an :class:`ImageError`."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as error:
+        raise ImageError(f"{folder}: cannot list this folder ({error.strerror}). Check the path.") from None

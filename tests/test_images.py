@@ -181,6 +181,19 @@ def test_image_files_can_skip_non_images(tmp_path):
         images.image_files(root)
 
 
+def test_a_missing_or_unreadable_folder_of_photos(tmp_path, monkeypatch):
+    with pytest.raises(images.ImageError, match=r"incoming: cannot list this folder \(No such file"):
+        images.image_files(tmp_path / "incoming", skip_non_images=True)
+    root = make_folder(tmp_path / "dataset")
+
+    def permission_denied(self):  # chmod 000 does not stop root, who runs CI
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(root), "iterdir", permission_denied)
+    with pytest.raises(images.ImageError, match=r"dataset: cannot list this folder \(Permission denied"):
+        images.load_image_folder(root)
+
+
 def test_empty_class_folder(tmp_path):
     root = make_folder(tmp_path)
     (root / "Vintage").mkdir()
