@@ -35,7 +35,9 @@ content_hash = images.content_hash  # sha256 of a file's bytes: the key survives
 def cache_folder(backbone: str) -> Path:
     """The cache folder of one backbone with its current weights file, libraries and feature format."""
     spec = backbones.get_backbone(backbone)
-    weights = assets.file_digest(backbones.weights_file(spec))[:16]
+    # Hashed like its published hash (memoized: a verified file is not read twice); else sha256.
+    known_hash = assets.registry()[spec.weights].known_hash
+    weights = assets.file_digest(backbones.weights_file(spec), (known_hash or "sha256").split(":")[0])[:16]
     key = f"weights-{weights}_keras-{keras.__version__}_pillow-{PIL.__version__}_format-{FEATURE_FORMAT}"
     return assets.cache_dir() / "features" / spec.name / key
 
@@ -106,9 +108,11 @@ def _compute_and_store(spec, layers, paths, digests, folder, batch_size, progres
     rows, writable = {}, True
     with tqdm(total=len(paths), desc=f"{spec.title} features", unit="img", disable=not progress) as bar:
         for start, outputs in compute_features(model, spec, paths, batch_size):
+            outputs = {layer: np.asarray(outputs[layer]) for layer in layers}
             for layer in layers:
-                backbones.check_finite(outputs[layer], spec.name)
-                for digest, row in zip(digests[start:], np.asarray(outputs[layer])):
+                backbones.check_finite(outputs[layer], spec.name)  # before anything of this batch is cached
+            for layer in layers:
+                for digest, row in zip(digests[start:], outputs[layer]):
                     rows[layer, digest] = row
                     writable = writable and _save_or_warn(_cache_file(folder, layer, digest), row)
             bar.update(len(outputs[layers[0]]))
