@@ -87,6 +87,7 @@ def serve(handler):
         yield f"http://127.0.0.1:{httpd.server_port}"
     finally:
         httpd.shutdown()
+        httpd.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -113,7 +113,7 @@ def test_a_cache_that_cannot_be_written_gives_the_features_uncached(course, monk
     monkeypatch.setattr(np, "save", no_space)
     with pytest.warns(UserWarning, match=rf"Could not write the feature cache.*{assets.CACHE_ENV}") as warned:
         rows = featurize(course["photos"])
-    assert len(warned) == 1  # one warning, not one per photo
+    assert len([w for w in warned if "feature cache" in str(w.message)]) == 1, [str(w.message) for w in warned]
     np.testing.assert_array_equal(rows[:1], expected)
     assert rows.shape == (3, 2)
     other = course["cache"].with_name("other-cache") / "features"
