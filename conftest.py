@@ -28,12 +28,29 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 # TensorFlow's C++ start-up logs stay out of the test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Nobody watches a test run: notebooks start no TensorBoard server.
+os.environ.setdefault("GOING_DEEPER_HEADLESS", "1")
 
 HANDLE_ENV = "GOING_DEEPER_TFHUB_HANDLE"
 ASSETS_ENV = "GOING_DEEPER_ASSETS"
 TFHUB_FIXTURE = Path(__file__).parent / "tests" / "tfhub_fixture.py"
 
 _temporary_dirs: list[Path] = []
+# What each notebook run cost, printed at the end of the test run (CI's log shows it).
+_notebook_costs: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def notebook_costs() -> list[str]:
+    """Lines for the "notebook runs" summary at the end of the test run."""
+    return _notebook_costs
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _notebook_costs:
+        terminalreporter.section("notebook runs: peak memory (and time) per notebook")
+        for line in _notebook_costs:
+            terminalreporter.write_line(line)
 
 
 def _needs_offline_module() -> bool:
@@ -86,6 +103,9 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     from helpers.backbones import get_backbone
 
     backbone = get_backbone()
+    if peak is not None:
+        _notebook_costs.append(f"{item.parent.name} on {backbone.title} (nbval): peak {peak:.2f} GiB "
+                               f"(declared {backbone.memory_gib} GiB)")
     if peak is not None and peak > backbone.memory_gib:
         pytest.fail(f"{item.parent.name} peaked at {peak:.2f} GiB of memory, above the {backbone.memory_gib} GiB "
                     f"that helpers/backbones.py declares for {backbone.title}")

@@ -5,12 +5,16 @@ The table of assets (path, hash, canonical URL) lives in ``assets.tsv`` beside t
 
 1. **Offline asset folder** -- if ``GOING_DEEPER_ASSETS`` names a folder that holds
    the file at the same relative path, that file is used as it is (a workshop USB
-   stick, or ``../shared/assets`` in tests).
+   stick, or ``../shared/assets`` in tests). A folder built by :mod:`helpers.bundle`
+   carries a manifest (size and sha256 of every file); a file that does not match it
+   is an error naming the file.
 2. **Cache** -- ``GOING_DEEPER_CACHE`` (default: the OS cache folder, e.g.
    ``~/.cache/going-deeper``), filled by earlier downloads.
-3. **Download** with :mod:`pooch`: streamed to a temporary file inside the cache,
-   checked against the known hash, then renamed into place. A failed, truncated,
-   interrupted or corrupt download leaves nothing behind, so the cache is never
+3. **Download** with :mod:`pooch`'s HTTP downloader: streamed to a hidden temporary
+   file beside the target, checked against the known hash (or, where the publisher
+   gives none, opened as what it should be: an error page or a truncated HDF5 file
+   is refused), then renamed into place. A failed, truncated, interrupted or
+   corrupt download leaves nothing the course would read, so the cache is never
    poisoned.
 
 Set ``GOING_DEEPER_NO_DOWNLOAD=1`` to forbid step 3 (the tests do: they prove the
@@ -19,10 +23,16 @@ course runs from the offline folder alone).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
+import json
 import os
+import re
 import shutil
+import tempfile
+import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +43,24 @@ OFFLINE_ENV = "GOING_DEEPER_ASSETS"
 CACHE_ENV = "GOING_DEEPER_CACHE"
 NO_DOWNLOAD_ENV = "GOING_DEEPER_NO_DOWNLOAD"
 MANIFEST = Path(__file__).with_name("assets.tsv")
+BUNDLE_MANIFEST = "bundle-manifest.tsv"  # path, bytes, sha256 of every file in a bundle
+# Where the README's commands run (with the editable install): a relative GOING_DEEPER_ASSETS
+# is also looked up from here, since Jupyter runs the notebooks from notebooks/.
+COURSE_DIR = Path(__file__).resolve().parents[1]
+# Temporary files left by a killed process (ours are hidden; pooch's and older versions' were
+# not) are swept once they are this old: a younger one may belong to another running kernel.
+STALE_SECONDS = 3600
+LEFTOVER = re.compile(r"^\..+\.(download|tmp)$|^tmp[a-z0-9_]{8}$|\.part(\.npy)?$")
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it, so put it straight back
+    os.umask(mask)
+    return mask
+
+
+# Temporary files are created 0600; finished files get what the user's other files get (0644).
+FILE_MODE = 0o666 & ~_read_umask()
 
 
 class AssetError(RuntimeError):
@@ -57,23 +85,50 @@ def registry() -> dict[str, Asset]:
         }
 
 
+def downloads_disabled() -> bool:
+    """True if ``GOING_DEEPER_NO_DOWNLOAD`` is set to anything but ``0``/``false``/``no``/``off``."""
+    return os.environ.get(NO_DOWNLOAD_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def offline_dir() -> Path | None:
     """The offline asset folder named by ``GOING_DEEPER_ASSETS``, or None."""
-    folder = os.environ.get(OFFLINE_ENV)
-    if not folder:
+    setting = os.environ.get(OFFLINE_ENV, "").strip()
+    if not setting:
         return None
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise AssetError(
-            f"{OFFLINE_ENV}={folder} is not a folder. Point it at your offline asset folder "
-            f"(the one holding keras/ and images/), or unset it to download instead."
-        )
-    return folder
+    folder = Path(setting).expanduser()
+    candidates = [folder] if folder.is_absolute() else [folder, COURSE_DIR / folder]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate.resolve()
+    looked = " nor ".join(str(c.resolve()) for c in candidates)
+    raise AssetError(
+        f"{OFFLINE_ENV}={setting} is not a folder (looked for {looked}). Point it at your offline "
+        f"asset folder (the one holding keras/ and images/), preferably as an absolute path, "
+        f"or unset it to download instead."
+    )
 
 
 def cache_dir() -> Path:
     """Where downloads are kept: ``GOING_DEEPER_CACHE`` or the OS cache folder."""
     return Path(os.environ.get(CACHE_ENV) or pooch.os_cache("going-deeper")).expanduser()
+
+
+def local_copy(path: str) -> Path | None:
+    """Where the asset ``path`` is on this machine (offline folder or cache), without any checks or download."""
+    folder = offline_dir()
+    for root in ([folder] if folder else []) + [cache_dir()]:
+        if (root / path).is_file():
+            return root / path
+    return None
+
+
+def damaged_file_advice(file: Path) -> str:
+    """What to do about a damaged asset file, depending on where it is."""
+    folder = offline_dir()
+    if folder is not None and Path(file).resolve().is_relative_to(folder):
+        return (f"Copy it again from the original offline folder, or rebuild the folder with "
+                f"`python -m helpers.bundle {folder}`.")
+    return "Delete it and run again: a fresh copy is downloaded."
 
 
 def fetch(path: str, *, progress: bool = True) -> Path:
@@ -85,12 +140,16 @@ def fetch(path: str, *, progress: bool = True) -> Path:
 
     folder = offline_dir()
     if folder is not None and (folder / path).is_file():
+        mismatches = manifest_mismatches(folder, path)
+        if mismatches:
+            raise AssetError(f"{folder / path}: {mismatches[0]}, so the file is damaged. "
+                             f"{damaged_file_advice(folder / path)}")
         return folder / path
 
     cached = cache_dir() / path
-    if cached.is_file() and hash_matches(cached, asset.known_hash):
+    if cached.is_file() and is_intact(cache_dir(), asset):
         return cached
-    if os.environ.get(NO_DOWNLOAD_ENV):
+    if downloads_disabled():
         raise AssetError(
             f"Asset {path!r} is not in the offline folder ({folder}) nor in the cache "
             f"({cache_dir()}), and downloads are disabled by {NO_DOWNLOAD_ENV}. "
@@ -99,21 +158,28 @@ def fetch(path: str, *, progress: bool = True) -> Path:
     return _download(asset, cached, progress)
 
 
+def is_intact(root: Path, asset: Asset) -> bool:
+    """Whether ``root/asset.path`` is a good copy: its known hash, else its bundle manifest and its content."""
+    file = root / asset.path
+    if asset.known_hash:
+        algorithm, _, expected = asset.known_hash.rpartition(":")
+        return file_digest(file, algorithm or "sha256") == expected.lower()
+    return not manifest_mismatches(root, asset.path) and content_problem(file) is None
+
+
 def _download(asset: Asset, target: Path, progress: bool) -> Path:
+    sweep_leftovers(target.parent)
     try:
-        # pooch streams into a temporary file in the same folder and renames it
-        # only once the hash matches; on any error the temporary file is deleted.
-        return Path(
-            pooch.retrieve(
-                asset.url,
-                known_hash=asset.known_hash,
-                fname=target.name,
-                path=target.parent,
-                progressbar=progress,
-                downloader=pooch.HTTPDownloader(progressbar=progress, timeout=30),
-            )
-        )
-    except Exception as error:  # requests' network/HTTP errors, pooch's hash mismatch
+        with atomic_write(target) as partial:
+            # pooch's downloader streams into our temporary file (pooch.retrieve would put a
+            # visible tmpXXXX beside the photos and print developer advice to learners).
+            pooch.HTTPDownloader(progressbar=progress, timeout=30)(asset.url, partial.name, None)
+            hash_matches(partial.name, asset.known_hash, strict=True, source=asset.url)
+            problem = content_problem(Path(partial.name), Path(asset.path).suffix)
+            if problem:
+                raise ValueError(f"the server sent something else: {problem}")
+        return target
+    except Exception as error:  # requests' network/HTTP errors, a hash mismatch, an error page
         raise AssetError(
             f"Could not download asset {asset.path!r} from {asset.url}: {error}\n"
             f"Nothing was saved in the cache ({cache_dir()}). Check your internet connection "
@@ -121,6 +187,128 @@ def _download(asset: Asset, target: Path, progress: bool) -> Path:
             f"holding {asset.path}."
         ) from error
 
+
+# --- checking files ------------------------------------------------------------------------
+
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    """The file's hash, computed once per process for each version (size, mtime) of the file."""
+    stat = os.stat(path)
+    return _digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, algorithm)
+
+
+@functools.cache
+def _digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
+    return pooch.file_hash(path, alg=algorithm)
+
+
+def content_problem(file: Path, suffix: str | None = None) -> str | None:
+    """Why ``file`` is not a sound file of its kind (None if it is): for files with no published hash.
+
+    Catches what a download can leave instead of the file: an empty file, a web page
+    (a captive portal or an error page served with status 200), a truncated HDF5
+    (weights), JSON or zip (``.npz``) file. The kind is ``suffix`` (default: the
+    file's own). Checked once per version of the file.
+    """
+    stat = os.stat(file)
+    return _content_problem(str(file), (suffix or Path(file).suffix).lower(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _content_problem(file: str, suffix: str, size: int, mtime_ns: int) -> str | None:
+    if size == 0:
+        return "it is empty (0 bytes)"
+    with open(file, "rb") as f:
+        head = f.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "it is a web page (an error or login page?), not the file"
+    try:
+        if suffix == ".h5":
+            import h5py  # a Keras dependency
+
+            h5py.File(file, "r").close()  # HDF5 records its own length: truncation fails here
+        elif suffix == ".json":
+            json.loads(Path(file).read_text(encoding="utf-8"))
+        elif suffix in (".npz", ".zip"):
+            with zipfile.ZipFile(file) as archive:
+                archive.infolist()  # reads the central directory at the very end of the file
+    except Exception as error:
+        return f"it is not a readable {suffix} file ({type(error).__name__}: {error})"
+    return None
+
+
+# --- bundle manifests ------------------------------------------------------------------------
+
+def read_manifest(root: Path) -> dict[str, tuple[int, str]]:
+    """``{relative path: (bytes, sha256)}`` from the bundle manifest in ``root`` ({} if it has none)."""
+    manifest = Path(root) / BUNDLE_MANIFEST
+    if not manifest.is_file():
+        return {}
+    with manifest.open(newline="") as f:
+        return {row["path"]: (int(row["bytes"]), row["sha256"]) for row in csv.DictReader(f, delimiter="\t")}
+
+
+def write_manifest(root: Path, paths) -> Path:
+    """Write the bundle manifest of ``root``: size and sha256 of each of ``paths`` (relative to it)."""
+    root = Path(root)
+    with atomic_write(root / BUNDLE_MANIFEST, "w") as f:
+        f.write("path\tbytes\tsha256\n")
+        for path in sorted(paths):
+            f.write(f"{path}\t{(root / path).stat().st_size}\t{file_digest(root / path)}\n")
+    return root / BUNDLE_MANIFEST
+
+
+def manifest_mismatches(root: Path, under: str) -> list[str]:
+    """How the files the manifest of ``root`` lists at or below ``under`` differ from it ([] if none)."""
+    problems = []
+    for path, (size, sha256) in read_manifest(root).items():
+        if path != under and not path.startswith(under.rstrip("/") + "/"):
+            continue
+        file = Path(root) / path
+        if not file.is_file():
+            problems.append(f"{path} is missing (the bundle manifest lists it)")
+        elif file.stat().st_size != size:
+            problems.append(f"{path} has {file.stat().st_size} bytes where the bundle manifest says {size}")
+        elif file_digest(file) != sha256:
+            problems.append(f"{path} does not match the sha256 in the bundle manifest")
+    return problems
+
+
+# --- writing files -------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def atomic_write(target: str | Path, mode: str = "wb"):
+    """Write ``target`` all at once: yields a file to write, which replaces ``target`` when done.
+
+    The file is a hidden temporary with a unique name in the same folder (two kernels
+    writing at once never share one; the photo loaders skip hidden files); it becomes
+    ``target`` with ``os.replace``, and gets the user's normal permissions. On any error
+    it is removed, and ``target`` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    file = tempfile.NamedTemporaryFile(mode, dir=target.parent, prefix=f".{target.name}.",
+                                       suffix=".tmp", delete=False)
+    try:
+        with file:
+            yield file
+        os.chmod(file.name, FILE_MODE)
+        os.replace(file.name, target)
+    except BaseException:
+        Path(file.name).unlink(missing_ok=True)
+        raise
+
+
+def sweep_leftovers(folder: Path) -> None:
+    """Delete temporary files that killed downloads or writes left in ``folder`` (once they are stale)."""
+    if not folder.is_dir():
+        return
+    for file in folder.iterdir():
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete
+            if LEFTOVER.search(file.name) and file.is_file() and time.time() - file.stat().st_mtime > STALE_SECONDS:
+                file.unlink()
+
+
+# --- folders -------------------------------------------------------------------------------
 
 def fetch_folder(prefix: str, *, progress: bool = True) -> Path:
     """Fetch every asset under ``prefix`` (e.g. ``"images/cars"``) and return that folder.
@@ -135,18 +323,25 @@ def fetch_folder(prefix: str, *, progress: bool = True) -> Path:
         raise AssetError(f"No asset is listed under {prefix!r} in {MANIFEST}.")
     folder = offline_dir()
     if folder is not None and all((folder / p).is_file() for p in paths):
+        for path in paths:
+            fetch(path, progress=progress)  # checks each file against the bundle manifest
         return folder / prefix
     for path in paths:
         cached = cache_dir() / path
-        if cached.is_file() and hash_matches(cached, registry()[path].known_hash):
+        if cached.is_file() and is_intact(cache_dir(), registry()[path]):
             continue  # gathered by an earlier call
         local = fetch(path, progress=progress)
         if local != cached:  # found in a partial offline folder: copy it beside the others
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_name(cached.name + ".part")
-            shutil.copyfile(local, partial)
-            partial.replace(cached)  # atomic: never a half-copied file in the cache
+            copy_atomically(local, cached)
+    for subfolder in {(cache_dir() / p).parent for p in paths}:
+        sweep_leftovers(subfolder)
     return cache_dir() / prefix
+
+
+def copy_atomically(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` so that ``target`` is never half-written."""
+    with open(source, "rb") as original, atomic_write(target) as copy:
+        shutil.copyfileobj(original, copy)
 
 
 def fetch_all(prefixes: list[str] | tuple[str, ...] = ("",), *, progress: bool = True) -> list[Path]:

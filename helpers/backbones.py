@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, ClassVar
 
 import keras
@@ -24,6 +26,7 @@ from . import assets
 
 BACKBONE_ENV = "GOING_DEEPER_BACKBONE"
 DEFAULT_BACKBONE = "inception_v3"
+SMALL_BACKBONE = "mobilenet_v2"  # the one to suggest when Inception V3 is too big or missing
 CLASS_INDEX = "keras/models/imagenet_class_index.json"
 LOGITS = "predictions"  # the classifier layer: logits, since the softmax is stripped
 # The global-average-pooled features just below the classifier. Addressed as the
@@ -98,32 +101,75 @@ BACKBONES = {
 }
 
 
+def _simplified(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())  # "MobileNet-V2", "mobilenetv2" -> "mobilenetv2"
+
+
 def get_backbone(name: str | None = None) -> Backbone:
-    """The backbone called ``name``, else ``$GOING_DEEPER_BACKBONE``, else Inception V3."""
-    name = name or os.environ.get(BACKBONE_ENV) or DEFAULT_BACKBONE
+    """The backbone called ``name``, else ``$GOING_DEEPER_BACKBONE``, else Inception V3.
+
+    Case, spaces, ``-`` and ``_`` do not matter: ``MobileNetV2`` is ``mobilenet_v2``.
+    """
+    chosen = (name or os.environ.get(BACKBONE_ENV, "")).strip() or DEFAULT_BACKBONE
+    for backbone in BACKBONES.values():
+        if _simplified(chosen) in (_simplified(backbone.name), _simplified(backbone.title)):
+            return backbone
+    source = "" if name else f" (from {BACKBONE_ENV})"
+    raise ValueError(f"Unknown backbone {chosen!r}{source}; choose one of {sorted(BACKBONES)}, "
+                     f"e.g. set {BACKBONE_ENV}=mobilenet_v2.")
+
+
+def weights_file(backbone: Backbone, include_top: bool = True) -> Path:
+    """The local weights file of ``backbone`` (fetched once), with a way out if it cannot be had."""
     try:
-        return BACKBONES[name]
-    except KeyError:
-        raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}.") from None
+        return assets.fetch(backbone.weights if include_top else backbone.weights_no_top)
+    except assets.AssetError as error:
+        if backbone.name == SMALL_BACKBONE or not assets.downloads_disabled():
+            raise
+        raise assets.AssetError(
+            f"{error}\nTo work offline without {backbone.title}'s weights, switch to the smaller "
+            f"MobileNetV2: set {BACKBONE_ENV}={SMALL_BACKBONE} (in a notebook: "
+            f"`%env {BACKBONE_ENV}={SMALL_BACKBONE}` before the setup cell), or use an offline folder "
+            f"that holds them: `python -m helpers.bundle FOLDER --backbone {backbone.name}`."
+        ) from None
+
+
+def _with_weights(build: Callable[..., keras.Model], file: Path) -> keras.Model:
+    """``build(weights=file)``; a file that does not load is an error naming it and saying what to do."""
+    try:
+        return build(weights=str(file))
+    except Exception as error:  # h5py's OSError on a damaged file, Keras' ValueError on the wrong one
+        raise assets.AssetError(
+            f"{file}: could not load these weights ({type(error).__name__}: {error}). The file is damaged "
+            f"or not the right one. {assets.damaged_file_advice(file)}"
+        ) from error
 
 
 def load_logits_model(name: str | None = None, weights: bool = True) -> keras.Model:
     """The full ImageNet classifier with the softmax stripped: outputs 1000 logits."""
     backbone = get_backbone(name)
-    return backbone.application(
-        weights=str(assets.fetch(backbone.weights)) if weights else None,
-        classifier_activation=None,
-    )
+    build = functools.partial(backbone.application, classifier_activation=None)
+    return _with_weights(build, weights_file(backbone)) if weights else build(weights=None)
 
 
 def load_feature_extractor(name: str | None = None, weights: bool = True) -> keras.Model:
     """The backbone without its classifier, global-average-pooled: one vector per image."""
     backbone = get_backbone(name)
-    return backbone.application(
-        weights=str(assets.fetch(backbone.weights_no_top)) if weights else None,
-        include_top=False,
-        pooling="avg",
-        input_shape=(backbone.input_size, backbone.input_size, 3),
+    build = functools.partial(backbone.application, include_top=False, pooling="avg",
+                              input_shape=(backbone.input_size, backbone.input_size, 3))
+    return _with_weights(build, weights_file(backbone, include_top=False)) if weights else build(weights=None)
+
+
+def check_finite(outputs, name: str | None = None) -> None:
+    """Raise a clear error if a network's outputs hold NaN or infinity: its weights file is damaged."""
+    if np.isfinite(outputs).all():
+        return
+    backbone = get_backbone(name)
+    file = assets.local_copy(backbone.weights)
+    raise assets.AssetError(
+        f"{backbone.title} computed NaN or infinite values: its weights file {file or backbone.weights} is "
+        f"probably damaged (it loads, but some numbers in it are not). "
+        f"{assets.damaged_file_advice(file) if file else ''}"
     )
 
 
@@ -145,9 +191,13 @@ def multi_layer_model(model: keras.Model, layer_names: list[str]) -> keras.Model
 @functools.cache
 def imagenet_classes() -> list[tuple[str, str]]:
     """The 1000 ImageNet classes as (WordNet id, readable name), in model output order."""
-    with open(assets.fetch(CLASS_INDEX)) as f:
-        index = json.load(f)
-    return [tuple(index[str(i)]) for i in range(len(index))]
+    file = assets.fetch(CLASS_INDEX)
+    try:
+        index = json.loads(file.read_text(encoding="utf-8"))
+        return [tuple(index[str(i)]) for i in range(1000)]
+    except (OSError, ValueError, KeyError, TypeError) as error:  # damaged, or some other JSON file
+        raise assets.AssetError(f"{file}: not the ImageNet class index ({type(error).__name__}: {error}). "
+                                f"{assets.damaged_file_advice(file)}") from None
 
 
 def softmax(logits) -> np.ndarray:
@@ -160,6 +210,7 @@ def softmax(logits) -> np.ndarray:
 def decode_predictions(logits, top: int = 5) -> list[list[tuple[str, str, float]]]:
     """Top-``top`` (WordNet id, class name, probability) for each row of logits."""
     classes = imagenet_classes()
+    check_finite(logits)
     probabilities = softmax(np.atleast_2d(logits))
     return [
         [(*classes[i], float(row[i])) for i in np.argsort(row)[::-1][:top]]

@@ -3,8 +3,9 @@
     python -m helpers.bundle /media/usb/going-deeper-assets --backbone inception_v3 --backbone mobilenet_v2
 
 Hand the folder out on USB sticks; attendees set ``GOING_DEEPER_ASSETS`` to it and
-the course runs with no network. Re-running the command only fetches what is missing
-and re-verifies everything.
+the course runs with no network, checking each file it reads against the bundle's
+manifest. Re-running the command only fetches what is missing or damaged and
+re-verifies everything.
 """
 
 from __future__ import annotations
@@ -27,30 +28,41 @@ def bundle_paths(backbone_names) -> list[str]:
 
 
 def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhub: bool = True) -> list[dict]:
-    """Download (or reuse) every bundle asset into ``folder`` and verify each one's hash.
+    """Download (or reuse) every bundle asset into ``folder``, verify each one, and write its manifest.
 
-    With ``tfhub``, each backbone's TF Hub module (notebook 4) goes into
-    ``folder/tfhub_modules`` too; TF Hub publishes no hashes for them.
-    Returns one row per asset: path, size in bytes and how it was verified.
+    A file already in the folder is kept only if it matches its published hash, or else
+    the folder's manifest and a check of its content (weights open as HDF5); otherwise
+    it is fetched again. With ``tfhub``, each backbone's TF Hub module (notebook 4) goes
+    into ``folder/tfhub_modules`` too, checked to be a complete SavedModel. The manifest
+    (``bundle-manifest.tsv``: size and sha256 of every file) lets the course check each
+    file it reads from the bundle. Returns one row per asset: path, size in bytes and how
+    it was verified.
     """
     folder = Path(folder).expanduser().resolve()
-    rows = []
+    rows, files = [], []
     # The bundle *is* a cache with the offline layout: fetch into it, ignoring any offline
     # folder already set (patch.dict restores the environment afterwards).
     with mock.patch.dict(os.environ, {assets.CACHE_ENV: str(folder)}):
         os.environ.pop(assets.OFFLINE_ENV, None)
         for path in bundle_paths(backbone_names):
-            # fetch checks the hash of a file already in the folder, and of every download
             local = assets.fetch(path, progress=progress)
             known = assets.registry()[path].known_hash
             rows.append({"path": path, "bytes": local.stat().st_size,
-                         "verified": known.split(":")[0] if known else "no hash published"})
+                         "verified": known.split(":")[0] if known else "content checked"})
+            files.append(path)
         for name in backbone_names if tfhub else []:
             tfhub_handle = backbones.get_backbone(name).tfhub_handle  # each backbone's own module
             module = Path(hub.resolve_module(module_handle=tfhub_handle))
+            module_files = [f.relative_to(folder).as_posix() for f in module.rglob("*") if f.is_file()]
             rows.append({"path": f"TF Hub: {tfhub_handle}",
-                         "bytes": sum(f.stat().st_size for f in module.rglob("*") if f.is_file()),
-                         "verified": "no hash published"})
+                         "bytes": sum((folder / f).stat().st_size for f in module_files),
+                         "verified": "complete SavedModel"})
+            files += module_files
+    # Files of an earlier run for other backbones stay listed while they still match.
+    files += [p for p in assets.read_manifest(folder) if p not in files and not assets.manifest_mismatches(folder, p)]
+    for path in files:
+        os.chmod(folder / path, assets.FILE_MODE)  # readable by every learner, whoever built it
+    assets.write_manifest(folder, files)
     return rows
 
 
@@ -65,8 +77,9 @@ def format_table(rows: list[dict]) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Build an offline asset folder for a workshop.")
     parser.add_argument("folder", help="where to put the bundle (created if needed)")
-    parser.add_argument("--backbone", action="append", choices=sorted(backbones.BACKBONES),
-                        help="backbone(s) to include (repeatable; default: all)")
+    parser.add_argument("--backbone", action="append", type=lambda name: backbones.get_backbone(name).name,
+                        help=f"backbone(s) to include: {', '.join(sorted(backbones.BACKBONES))} "
+                             f"(repeatable; default: all)")
     parser.add_argument("--no-tfhub", action="store_true", help="leave out the TF Hub modules (notebook 4)")
     args = parser.parse_args(argv)
     rows = build_bundle(args.folder, args.backbone or sorted(backbones.BACKBONES), tfhub=not args.no_tfhub)

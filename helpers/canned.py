@@ -95,17 +95,20 @@ def fit_and_evaluate(
     epochs: int,
     batch_size: int = 256,
     validation_split: float = 0.1,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = 2,
 ) -> dict:
     """Train ``model`` on ``train`` = (x, y), evaluate it on ``test`` = (x, y), and time the training.
 
     The last ``validation_split`` of the training set is held out for the validation curves.
+    ``callbacks`` go to ``model.fit`` (e.g. ``keras.callbacks.TensorBoard(log_dir)``).
     Returns {"name", "accuracy" (on test), "parameters", "seconds" (training), "history"}.
     """
     (x_train, y_train), (x_test, y_test) = train, test
     start = time.perf_counter()
     history = model.fit(
-        x_train, y_train, epochs=epochs, batch_size=batch_size, validation_split=validation_split, verbose=verbose
+        x_train, y_train, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+        callbacks=list(callbacks), verbose=verbose,
     )
     seconds = time.perf_counter() - start
     _, accuracy = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)

@@ -1,39 +1,54 @@
 """Photos -> backbone features, batched and cached on disk.
 
-Each photo's features are stored under the cache folder, keyed by the photo's
-content (sha256), the backbone and the layer, so a re-run is instant and does no
-model work at all -- the network is not even built when every photo is cached.
+Each photo's features are stored under the cache folder, keyed by everything they
+depend on: the photo's content (sha256), the backbone, its weights file (sha256,
+computed once per process), the Keras and Pillow versions, :data:`FEATURE_FORMAT`
+(the decoding/crop/resize code) and the layer. A re-run is instant and does no model
+work at all -- the network is not even built when every photo is cached.
+
+A damaged cache entry is deleted and computed again (with a warning); a cache that
+cannot be written (read-only, disk full) gives the features uncached, with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import hashlib
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import keras
 import numpy as np
+import PIL
 from tqdm.auto import tqdm
 
 from . import assets, backbones, images
 
 LOGITS = backbones.LOGITS  # "predictions": the 1000 logits (load_logits_model strips the softmax)
+# Bump when the photo -> model input code changes (decoding, crop, resize, preprocessing):
+# features cached by an older version are then computed again, never mixed with new ones.
+FEATURE_FORMAT = 2
+content_hash = images.content_hash  # sha256 of a file's bytes: the key survives renames and catches edits
 
 
-def content_hash(path: str | Path) -> str:
-    """sha256 of a file's bytes: the cache key survives renames and catches edits."""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError as error:  # missing, a folder, unreadable: say which file, as images does
-        raise images.ImageError(f"{path}: cannot be read ({error.strerror}). Check the path.") from None
+def cache_folder(backbone: str) -> Path:
+    """The cache folder of one backbone with its current weights file, libraries and feature format."""
+    spec = backbones.get_backbone(backbone)
+    # Hashed like its published hash (memoized: a verified file is not read twice); else sha256.
+    known_hash = assets.registry()[spec.weights].known_hash
+    weights = assets.file_digest(backbones.weights_file(spec), (known_hash or "sha256").split(":")[0])[:16]
+    key = f"weights-{weights}_keras-{keras.__version__}_pillow-{PIL.__version__}_format-{FEATURE_FORMAT}"
+    return assets.cache_dir() / "features" / spec.name / key
 
 
-def _cache_file(backbone: str, layer: str, digest: str) -> Path:
-    return assets.cache_dir() / "features" / backbone / layer / f"{digest}.npy"
+def _cache_file(folder: Path, layer: str, digest: str) -> Path:
+    return folder / layer / f"{digest}.npy"
 
 
 @functools.cache
-def _feature_model(backbone: str, layers: tuple[str, ...]):
+def _feature_model(backbone: str, layers: tuple[str, ...], cache_key: str = ""):
+    # cache_key (the cache folder's name) only keys this memo: a replaced weights file gets a new model
     return backbones.multi_layer_model(backbones.load_logits_model(backbone), list(layers))
 
 
@@ -48,33 +63,74 @@ def featurize(
 
     ``layers`` are layer names of the backbone's logits model; ``"predictions"`` is
     the 1000 logits and ``"pooled"`` the pooled features below them. Photos are
-    centre-cropped and resized to the backbone's input.
+    centre-cropped and resized to the backbone's input. Copies of a photo (same
+    content) are computed once and get the very same features.
     """
     spec = backbones.get_backbone(backbone)
     layers = tuple(layers)
-    paths = [Path(p) for p in paths]
     digests = [content_hash(p) for p in paths]
-    missing = [
-        i for i, d in enumerate(digests)
-        if not all(_cache_file(spec.name, layer, d).is_file() for layer in layers)
-    ]
-    if missing:
-        _compute_and_store(spec, layers, [paths[i] for i in missing], [digests[i] for i in missing],
-                           batch_size, progress)
-    return {
-        layer: np.stack([np.load(_cache_file(spec.name, layer, d)) for d in digests])
-        for layer in layers
+    first_path = {}  # one path per distinct photo, in the order given
+    for digest, path in zip(digests, paths):
+        first_path.setdefault(digest, Path(path))
+    folder = cache_folder(spec.name)
+    rows = {  # (layer, digest) -> features
+        (layer, digest): row
+        for digest in first_path for layer in layers
+        if (row := _load_cached(_cache_file(folder, layer, digest))) is not None
     }
+    missing = [d for d in first_path if not all((layer, d) in rows for layer in layers)]
+    if missing:
+        rows.update(_compute_and_store(spec, layers, [first_path[d] for d in missing], missing, folder,
+                                       batch_size, progress))
+    return {layer: np.stack([rows[layer, d] for d in digests]) for layer in layers}
 
 
-def _compute_and_store(spec, layers, paths, digests, batch_size, progress):
-    model = _feature_model(spec.name, layers)
+def _load_cached(file: Path) -> np.ndarray | None:
+    """A cached feature vector, or None if there is none; a damaged one is deleted, with a warning."""
+    if not file.is_file():
+        return None
+    try:
+        row = np.load(file, allow_pickle=False)
+        if row.ndim == 1 and row.dtype.kind == "f" and np.isfinite(row).all():
+            return row
+        problem = f"not a finite feature vector: shape {row.shape}, dtype {row.dtype}"
+    except (OSError, ValueError, EOFError) as error:  # truncated, or not a .npy file at all
+        problem = str(error)
+    warnings.warn(f"{file}: damaged cached features ({problem}); deleted and computed again.", stacklevel=3)
+    with contextlib.suppress(OSError):  # a read-only cache: it is overwritten, or left, and computed again
+        file.unlink()
+    return None
+
+
+def _compute_and_store(spec, layers, paths, digests, folder, batch_size, progress) -> dict:
+    """Run the model on ``paths``; return ``{(layer, digest): features}``, caching them when the disk lets us."""
+    model = _feature_model(spec.name, layers, folder.name)
+    rows, writable = {}, True
     with tqdm(total=len(paths), desc=f"{spec.title} features", unit="img", disable=not progress) as bar:
         for start, outputs in compute_features(model, spec, paths, batch_size):
+            outputs = {layer: np.asarray(outputs[layer]) for layer in layers}
             for layer in layers:
-                for digest, row in zip(digests[start:], np.asarray(outputs[layer])):
-                    _save_atomically(_cache_file(spec.name, layer, digest), row)
+                backbones.check_finite(outputs[layer], spec.name)  # before anything of this batch is cached
+            for layer in layers:
+                for digest, row in zip(digests[start:], outputs[layer]):
+                    rows[layer, digest] = row
+                    writable = writable and _save_or_warn(_cache_file(folder, layer, digest), row)
             bar.update(len(outputs[layers[0]]))
+    return rows
+
+
+def _save_or_warn(file: Path, row: np.ndarray) -> bool:
+    """Cache one feature vector; on a read-only or full disk, warn (once per call) and go on uncached."""
+    try:
+        _save_atomically(file, row)
+        return True
+    except OSError as error:
+        warnings.warn(
+            f"Could not write the feature cache in {file.parents[1]} ({error.strerror or error}): the features "
+            f"are returned but not cached, so they are computed again next time. Free some disk space, or set "
+            f"{assets.CACHE_ENV} to a writable folder.", stacklevel=4,
+        )
+        return False
 
 
 def compute_features(model, spec, paths, batch_size: int = 32, workers: int = 2):
@@ -108,7 +164,5 @@ def compute_features(model, spec, paths, batch_size: int = 32, workers: int = 2)
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.stem + ".part.npy")
-    np.save(partial, array)
-    partial.replace(path)  # an interrupted run never leaves a half-written cache entry
+    with assets.atomic_write(path) as file:  # a unique temporary file: two kernels may share the cache
+        np.save(file, array)

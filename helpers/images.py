@@ -1,27 +1,58 @@
-"""Photos in, model-ready arrays out: load any image as RGB, crop the middle square, resize.
+"""Photos in, model-ready arrays out: load any photo as RGB, crop the middle square, resize.
 
 Also a folder-per-class loader (:func:`load_image_folder`): sub-folder names are the
 labels, loose image files in the top folder are unlabelled test photos, as in the talk.
 
+Safety: only photo formats are decoded (:data:`PHOTO_FORMATS`, chosen from the file's
+content, whatever its name: a PostScript file named ``car.jpg`` never reaches
+Ghostscript), at most :data:`MAX_PIXELS` pixels (a small file can hold a huge image),
+and every decoder failure becomes an :class:`ImageError` naming the file.
+
 Junk-file policy: hidden files (names starting with ``.``, such as ``.DS_Store``
 or macOS ``._photo.jpg`` shadows) and ``Thumbs.db`` / ``desktop.ini`` are skipped
-silently. Any other file must be an image Pillow can read; if it is not, you get an
+silently. In a class folder any other file must be a photo; if it is not, you get an
 :class:`ImageError` naming the file, rather than a silently smaller dataset.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import time
+import urllib.request
+import warnings
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
+PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP", "TIFF")  # MPO: JPEGs from some cameras
+PLUGIN_FORMATS = ("AVIF", "HEIF")  # decoded only where a Pillow plugin for them is installed
+# Well below Pillow's own bomb limit (89 MP): a 40 MP photo already takes 120 MB as RGB.
+MAX_PIXELS = 40_000_000
+# Image.reduce (block averaging) stops while the shorter side is still this many times the
+# size we need: the final antialiased resize then looks as if it started from full size.
+REDUCING_GAP = 3
 
 
 class ImageError(ValueError):
     """A file could not be used as an image; the message names it and says what to do."""
+
+
+def photo_formats() -> tuple[str, ...]:
+    """The Pillow decoders the course uses: :data:`PHOTO_FORMATS`, plus AVIF/HEIF if a plugin reads them."""
+    Image.init()
+    return tuple(f for f in PHOTO_FORMATS + PLUGIN_FORMATS if f in Image.OPEN)  # MPO is read by JPEG's
+
+
+def photo_suffixes() -> set[str]:
+    """File name suffixes of the photo formats (``.jpg``, ``.png``, ``.mpo``...)."""
+    formats = photo_formats() + ("MPO",)
+    return {suffix for suffix, name in Image.registered_extensions().items() if name in formats}
 
 
 def is_junk(path: Path) -> bool:
@@ -29,58 +60,118 @@ def is_junk(path: Path) -> bool:
     return path.name.startswith(".") or path.name.lower() in IGNORED_NAMES
 
 
+def content_hash(path: str | Path) -> str:
+    """sha256 of a file's bytes: the same photo under any name or in any folder has the same hash."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as error:  # missing, a folder, unreadable: say which file
+        raise ImageError(f"{path}: cannot be read ({error.strerror}). Check the path.") from None
+
+
 def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
     """Load ``path`` as an RGB ``uint8`` array of shape (height, width, 3).
 
     EXIF orientation is applied (phone photos stand upright); grayscale, palette,
     CMYK, 16-bit and float images are converted; transparency is laid on white.
-    ``max_side`` lets JPEG decoding skip detail we would throw away (much faster
-    on big photos); the result is at least that large on its shorter side.
+    ``max_side`` lets decoding skip detail we would throw away (JPEG decodes at a
+    reduced scale; other formats are reduced right after decoding); the result is
+    at least that large on its shorter side.
     """
     return np.asarray(open_rgb(path, max_side))
+
+
+def load_image_bytes(data: bytes, name: str = "photo", max_side: int | None = None) -> np.ndarray:
+    """:func:`load_image` for a file's content in memory (an upload); ``name`` labels error messages."""
+    return np.asarray(_decode(io.BytesIO(data), name, max_side))
 
 
 def open_rgb(path: str | Path, max_side: int | None = None) -> Image.Image:
     """:func:`load_image` as a Pillow image; every failure becomes an :class:`ImageError`."""
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            if max_side:
-                image.draft("RGB", (max_side, max_side))  # JPEG only: decode at reduced scale
-            image.load()
-            ImageOps.exif_transpose(image, in_place=True)
-            return _to_rgb(image)
+        return _decode(path, str(path), max_side)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file. Check the path.") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a folder, not an image file.") from None
     except PermissionError:
         raise ImageError(f"{path}: permission denied. Make the file readable (chmod +r).") from None
+
+
+def _decode(source: Path | io.BytesIO, name: str, max_side: int | None) -> Image.Image:
+    """Decode a photo file (path or bytes); decoder failures become :class:`ImageError` (file errors pass)."""
+    try:
+        with Image.open(source, formats=photo_formats()) as image:
+            if max_side:
+                image.draft("RGB", (max_side, max_side))  # JPEG only: decode at reduced scale
+            _check_pixel_count(image, name)
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)
+            return _shrink(_to_rgb(image, name), max_side)
+    except (ImageError, FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
     except UnidentifiedImageError:
-        size = path.stat().st_size
-        what = "is empty (0 bytes)" if size == 0 else "is not an image Pillow can read"
+        empty = (source.stat().st_size if isinstance(source, Path) else source.getbuffer().nbytes) == 0
+        what = "is empty (0 bytes)" if empty else f"is not an image in a photo format ({', '.join(photo_formats())})"
+        raise ImageError(f"{name}: {what}. Replace it with a JPEG/PNG photo, or remove it from the folder.") from None
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{name}: {error} Shrink it (4000 pixels a side is plenty) or remove it.") from None
+    except Exception as error:  # truncated or corrupt data, or any other failure inside a decoder
         raise ImageError(
-            f"{path}: {what}. Replace it with a JPEG/PNG/BMP photo, or remove it from the folder."
-        ) from None
-    except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt image data
-        raise ImageError(
-            f"{path}: the image data is damaged ({error}). The file may be truncated: "
-            f"download or copy it again, or remove it from the folder."
+            f"{name}: the image data is damaged ({type(error).__name__}: {error}). The file may be "
+            f"truncated: download or copy it again, or remove it from the folder."
         ) from None
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit / 32-bit grayscale: stretch the actual value range to 0..255.
-        values = np.asarray(image, dtype=np.float64)
-        low, high = values.min(), values.max()
-        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-        image = Image.fromarray(scaled.round().astype(np.uint8))
+def _check_pixel_count(image: Image.Image, name: str) -> None:
+    """Refuse to decode more than :data:`MAX_PIXELS` (read from the header, before any decoding)."""
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{name}: {width}x{height} pixels is more than the {MAX_PIXELS / 1e6:.0f} megapixels the course "
+            f"decodes (a small file holding a huge image can fill the memory). Shrink it (4000 pixels a "
+            f"side is plenty) or remove it."
+        )
+
+
+def _to_rgb(image: Image.Image, name: str) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        image = _stretch_to_8_bit(image, name)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, "white")
         image = Image.alpha_composite(background, image)
     return image if image.mode == "RGB" else image.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB...
+
+
+def _stretch_to_8_bit(image: Image.Image, name: str) -> Image.Image:
+    """16-bit, 32-bit and float grayscale -> 8 bits, stretching the range of the finite values to 0..255.
+
+    Worked in float32, in place (a 40 MP image takes 160 MB, not 1 GB). NaN and -inf
+    pixels become black, +inf white. A uniform image keeps its brightness on the
+    type's full scale (0..65535, or 0..1 for float) instead of turning black.
+    """
+    values = np.array(image, dtype=np.float32)  # a writable copy, even of a float image
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise ImageError(f"{name}: no pixel has a finite value (all NaN or infinite). Replace the file.")
+    low = np.min(values, where=finite, initial=np.inf)
+    high = np.max(values, where=finite, initial=-np.inf)
+    del finite
+    if high > low:
+        values -= low
+        values *= 255 / (high - low)
+    else:
+        values[...] = low * (255 if image.mode == "F" else 255 / 65535)
+    np.clip(values, 0, 255, out=values)  # +inf -> 255, -inf -> 0
+    values[np.isnan(values)] = 0
+    return Image.fromarray(np.rint(values, out=values).astype(np.uint8))
+
+
+def _shrink(image: Image.Image, max_side: int | None) -> Image.Image:
+    """Average blocks of pixels (:meth:`Image.reduce`) while the shorter side stays >= ``REDUCING_GAP * max_side``."""
+    factor = min(image.size) // (REDUCING_GAP * max_side) if max_side else 0
+    return image.reduce(factor) if factor > 1 else image
 
 
 def middle_square_box(width: int, height: int) -> tuple[int, int, int, int]:
@@ -115,6 +206,61 @@ def load_batch(paths, size: int, crop: bool = True) -> np.ndarray:
     return np.stack([load_for_model(p, size, crop) for p in paths])
 
 
+# --- photos from the web -------------------------------------------------------------------
+
+def download_image(url: str, max_bytes: int = 20 * 2**20, deadline: float = 30.0,
+                   max_side: int | None = 1024) -> np.ndarray:
+    """A photo from the web as an RGB array, for the notebooks' "classify this URL" box.
+
+    At most ``max_bytes`` are read, within ``deadline`` seconds in all (a server that
+    trickles cannot hang the notebook), and decoded as :func:`load_image_bytes` does,
+    with ``max_side`` (JPEGs decode at a reduced scale). Nothing is written to disk.
+    Every failure is an :class:`ImageError` with one readable line.
+    """
+    url = (url or "").strip()
+    if not url:
+        raise ImageError("Paste the address of an image into the URL box first.")
+    try:
+        scheme = urlparse(url).scheme
+    except ValueError:  # e.g. an unclosed "[" in the host
+        scheme = None
+    if scheme not in ("http", "https"):
+        raise ImageError(f"{url[:100]!r} is not a web address: it should start with http:// or https://")
+    try:
+        data = _read_url(url, max_bytes, deadline)
+    except ImageError:
+        raise
+    except Exception as error:  # unreachable host, HTTP error, timeout, malformed URL...
+        raise ImageError(f"Could not download {url[:100]}: {str(error) or type(error).__name__}") from None
+    return load_image_bytes(data, url[:100], max_side)
+
+
+def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
+    import ssl
+
+    import certifi  # requests' certificates: Python's own are missing on some Macs
+
+    give_up = time.monotonic() + deadline
+    request = urllib.request.Request(url, headers={"User-Agent": "going-deeper-course"})
+    context = ssl.create_default_context(cafile=certifi.where())
+    with urllib.request.urlopen(request, timeout=min(deadline, 15), context=context) as response:
+        if "text/html" in response.headers.get("Content-Type", ""):
+            raise ImageError(f"{url[:100]} is a web page, not an image: right-click the image "
+                             f"and copy the image's own address.")
+        if int(response.headers.get("Content-Length") or 0) > max_bytes:
+            raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
+        data = bytearray()
+        while chunk := response.read1(64 * 1024):  # returns what has arrived: the deadline is checked often
+            data += chunk
+            if len(data) > max_bytes:
+                raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
+            if time.monotonic() > give_up:
+                raise ImageError(f"{url[:100]} took more than {deadline:.0f} s to download: try another address.")
+    return bytes(data)
+
+
+# --- folder-per-class datasets -------------------------------------------------------------
+
 @dataclass
 class ImageFolder:
     """Photos found by :func:`load_image_folder`."""
@@ -124,6 +270,7 @@ class ImageFolder:
     paths: list[Path]  # labelled photos
     labels: np.ndarray  # index into class_names, one per path
     unlabelled: list[Path] = field(default_factory=list)  # loose photos in the top folder
+    duplicates: list[list[Path]] = field(default_factory=list)  # groups of files with the same content
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{n}: {int((self.labels == i).sum())}" for i, n in enumerate(self.class_names))
@@ -131,25 +278,31 @@ class ImageFolder:
 
 
 def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
-    """Find labelled photos in ``root/<class name>/*`` and unlabelled ones in ``root/*``.
+    """Find labelled photos in ``root/<class name>/**`` and unlabelled ones in ``root/*``.
 
-    Only file names are checked here (decoding happens when the photos are used),
-    but a non-image file, an empty class folder or too few classes fail right away
-    with a message that says how to fix the folder.
+    A class folder's photos may sit in sub-folders of it, as with
+    ``keras.utils.image_dataset_from_directory``. Only names and contents are
+    checked here (decoding happens when the photos are used), but a non-image file,
+    a broken link, an empty class folder, too few classes or one photo under two
+    labels fail right away with a message that says how to fix the folder.
+    Non-photo files at the top (a README) are skipped with a warning, and so are
+    copies of a photo (same content) with a warning, since copies make
+    leave-one-out accuracy look better than it is.
     """
     root = Path(root)
     if not root.is_dir():
         raise ImageError(f"{root}: no such folder. Give the folder that holds one sub-folder per class.")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not is_junk(p))
+    class_dirs = [p for p in _listing(root) if p.is_dir() and not is_junk(p)]
     if len(class_dirs) < min_classes:
         raise ImageError(
             f"{root}: found {len(class_dirs)} class folder(s) {[p.name for p in class_dirs]}; "
             f"a classifier needs at least {min_classes}. Make one sub-folder per class, "
             f"named after the class, and put its photos inside."
         )
+    _check_distinct_folders(class_dirs)
     paths, labels = [], []
     for label, class_dir in enumerate(class_dirs):
-        photos = image_files(class_dir)
+        photos = image_files(class_dir, recursive=True)
         if not photos:
             raise ImageError(
                 f"{class_dir}: this class folder has no photos. Add some (10 or more work well) "
@@ -157,23 +310,98 @@ def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
             )
         paths += photos
         labels += [label] * len(photos)
-    return ImageFolder(root, [p.name for p in class_dirs], paths, np.array(labels), image_files(root))
+    folder = ImageFolder(root, [p.name for p in class_dirs], paths, np.array(labels),
+                         image_files(root, skip_non_images=True))
+    folder.duplicates = _check_duplicates(folder)
+    return folder
 
 
-def image_files(folder: str | Path, skip_non_images: bool = False) -> list[Path]:
-    """Sorted image files directly in ``folder``; junk files are always skipped.
-
-    Any other non-image file is an error naming it (a training folder should hold
-    photos only), or is skipped with ``skip_non_images`` (a folder of new photos to
-    classify may hold a stray README).
-    """
-    folder = Path(folder)
-    image_suffixes = set(Image.registered_extensions())
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not is_junk(p))
-    for path in files:
-        if path.suffix.lower() not in image_suffixes and not skip_non_images:
+def _check_distinct_folders(class_dirs: list[Path]) -> None:
+    """A class folder that is a link to another class folder would make its photos two classes."""
+    seen = {}
+    for class_dir in class_dirs:
+        real = class_dir.resolve()
+        if real in seen:
             raise ImageError(
-                f"{path}: not an image file (suffix {path.suffix or 'none'!r}). Move it out of "
-                f"{folder}: every file in an image folder is used as a photo."
+                f"{class_dir} and {seen[real]} are the same folder (one is a link to the other): its photos "
+                f"would be two classes. Remove the link."
             )
-    return [p for p in files if p.suffix.lower() in image_suffixes]
+        seen[real] = class_dir
+
+
+def _check_duplicates(folder: ImageFolder) -> list[list[Path]]:
+    """Groups of identical photos: an error if one photo has two labels, else a warning."""
+    label_of = dict(zip(folder.paths, folder.labels.tolist()))
+    groups = duplicate_groups(folder.paths + folder.unlabelled)
+    for group in groups:
+        one_per_label = {label_of[p]: p for p in reversed(group) if p in label_of}
+        if len(one_per_label) > 1:
+            first, second = sorted(one_per_label.values())[:2]
+            raise ImageError(f"{first} and {second} are the same photo under two labels. "
+                             f"Keep it in one class folder only.")
+    if groups:
+        examples = "; ".join(" = ".join(str(p.relative_to(folder.root)) for p in g) for g in groups[:3])
+        warnings.warn(
+            f"{folder.root}: {len(groups)} photo(s) appear more than once (same content): {examples}"
+            f"{'; ...' if len(groups) > 3 else ''}. Copies make leave-one-out accuracy look better than it "
+            f"is (helpers.svm_classifier holds copies out together); delete them if they are accidental.",
+            stacklevel=3,
+        )
+    return groups
+
+
+def duplicate_groups(paths) -> list[list[Path]]:
+    """Groups of files with the same content (only files of equal size are hashed)."""
+    by_size = defaultdict(list)
+    for path in paths:
+        by_size[Path(path).stat().st_size].append(Path(path))
+    by_content = defaultdict(list)
+    for same_size in (group for group in by_size.values() if len(group) > 1):
+        for path in same_size:
+            by_content[content_hash(path)].append(path)
+    return [group for group in by_content.values() if len(group) > 1]
+
+
+def image_files(folder: str | Path, skip_non_images: bool = False, recursive: bool = False) -> list[Path]:
+    """Sorted photo files in ``folder`` (and its sub-folders with ``recursive``); junk files are always skipped.
+
+    Any other file -- not a photo, or a broken or looping link -- is an error naming it (a
+    training folder should hold photos only), or, with ``skip_non_images`` (a folder of new
+    photos to classify may hold a stray README), is skipped with a warning naming it.
+    """
+    photos, others, suffixes = [], [], photo_suffixes()
+    for path in _entries(Path(folder), recursive, visited=frozenset()):
+        (photos if path.suffix.lower() in suffixes and path.is_file() else others).append(path)
+    for path in others:
+        what = "a broken or looping link" if path.is_symlink() and not path.exists() else \
+            f"not an image file (suffix {path.suffix or 'none'!r})"
+        if not skip_non_images:
+            raise ImageError(f"{path}: {what}. Move it out of {folder}: every file in a class folder is used as a photo.")
+    if others and skip_non_images:
+        warnings.warn(f"{folder}: skipped {len(others)} file(s) that are not photos: "
+                      f"{', '.join(p.name for p in others[:5])}{', ...' if len(others) > 5 else ''}.", stacklevel=2)
+    return photos
+
+
+def _entries(folder: Path, recursive: bool, visited: frozenset) -> list[Path]:
+    """Every non-junk file (or broken link) in ``folder``, sorted, following linked sub-folders but not loops."""
+    real = folder.resolve()
+    if real in visited:
+        raise ImageError(f"{folder}: a link to a folder that contains it (a loop). Remove the link.")
+    entries = []
+    for path in _listing(folder):
+        if is_junk(path):
+            continue
+        if path.is_dir():
+            entries += _entries(path, recursive, visited | {real}) if recursive else []
+        else:
+            entries.append(path)
+    return entries
+
+
+def _listing(folder: Path) -> list[Path]:
+    """The sorted contents of ``folder``; a folder that cannot be read is an :class:`ImageError`."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as error:
+        raise ImageError(f"{folder}: cannot list this folder ({error.strerror}). Check the path.") from None

@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import sklearn
-from sklearn.model_selection import LeaveOneOut, cross_val_predict
+from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -59,25 +59,46 @@ def make_pipeline(C: float = 1.0, random_state: int = 42) -> Pipeline:
     ])
 
 
+def copy_groups(features) -> np.ndarray:
+    """A group number per row: rows with identical features (copies of one photo) share one.
+
+    The feature cache keys features by photo content, so copies of a photo -- the same
+    file twice, under two names or linked -- get exactly the same row.
+    """
+    _, groups = np.unique(np.asarray(features), axis=0, return_inverse=True)
+    return groups.reshape(-1)
+
+
 def leave_one_out_predictions(features, labels, **pipeline_options) -> np.ndarray:
-    """Each photo's label as predicted by a pipeline trained on all the *other* photos."""
+    """Each photo's label as predicted by a pipeline trained on all the *other* photos.
+
+    Copies of the held-out photo (see :func:`copy_groups`) are held out with it: left
+    in the training photos, a copy would hand the answer over and make the accuracy
+    look better than it is (random features, each photo twice: 1.0 instead of ~0.5).
+    """
+    features, labels = np.asarray(features), np.asarray(labels)
+    groups = copy_groups(features)
+    if groups.max() == 0:
+        raise ValueError(f"All {len(features)} photos have identical features: there is nothing to tell apart. "
+                         f"Check that the photos differ (not one file copied) and the features were computed.")
     pipeline = make_pipeline(**pipeline_options)
-    return cross_val_predict(pipeline, np.asarray(features), np.asarray(labels), cv=LeaveOneOut())
+    return cross_val_predict(pipeline, features, labels, cv=LeaveOneGroupOut(), groups=groups)
 
 
 def leave_one_out_accuracy(features, labels, **pipeline_options) -> float:
-    """Fraction of photos classified correctly when each one is held out in turn."""
+    """Fraction of photos classified correctly when each one (with its copies) is held out in turn."""
     predictions = leave_one_out_predictions(features, labels, **pipeline_options)
     return float(np.mean(predictions == np.asarray(labels)))
 
 
 class Prediction(NamedTuple):
     path: Path | None
-    label: str
+    label: str | None  # None when the photo could not be read (see error)
     # How far the photo lies on its label's side of the decision boundary, in units
     # of the SVM's margin (1 = on the margin, near 0 = unsure). With more than two
     # classes: the winning one-vs-rest score (negative if no class claims the photo).
     distance: float
+    error: str | None = None  # why the photo could not be classified (stream_predictions only)
 
 
 def _featurize(paths, layers, backbone, progress):
@@ -159,11 +180,19 @@ class PhotoClassifier:
         """Yield a prediction per photo as soon as it is classified, one file at a time.
 
         ``source`` is a folder (its image files, sorted) or any iterable of paths,
-        such as a generator watching an upload folder.
+        such as a generator watching an upload folder. A stream does not stop at a bad
+        file: a photo that cannot be read (damaged, half-uploaded, gone, not a photo)
+        yields a :class:`Prediction` with ``label=None``, ``distance=nan`` and the
+        reason in ``error``, and the next photo follows. (Other errors, such as damaged
+        weights, would fail every photo, so they stop the stream.)
         """
         paths = images.image_files(source, skip_non_images=True) if isinstance(source, (str, Path)) else source
         for path in paths:
-            yield self.predict_photo(path)
+            try:
+                prediction = self.predict_photo(path)
+            except images.ImageError as error:
+                prediction = Prediction(Path(path), None, float("nan"), str(error))
+            yield prediction
 
     # --- saving: arrays and JSON, never a pickle --------------------------------------
     def save(self, path: str | Path) -> Path:

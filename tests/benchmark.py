@@ -32,6 +32,8 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+# Nobody watches a benchmark: the notebooks start no TensorBoard server.
+os.environ.setdefault("GOING_DEEPER_HEADLESS", "1")
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_runner import run_notebook  # noqa: E402
 

@@ -3,11 +3,21 @@
 Every download fault is simulated with a real HTTP server on 127.0.0.1.
 """
 
+import contextlib
 import hashlib
 import http.server
+import io
+import logging
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 
+import h5py
+import numpy as np
 import pooch
 import pytest
 
@@ -15,6 +25,17 @@ from helpers import assets
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB, several download chunks
 SHA256 = "sha256:" + hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def hdf5_bytes() -> bytes:
+    """A small HDF5 file, like a weights file (which has no published hash for MobileNetV2)."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.create_dataset("kernel", data=np.arange(20000, dtype="float32"))
+    return buffer.getvalue()
+
+
+WEIGHTS = hdf5_bytes()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,11 +51,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.connection.close()
         elif self.path == "/broken":
             self.send(500, b"internal error")
+        elif self.path == "/portal":  # a captive portal answers every address with its login page
+            self.send(200, b"<!DOCTYPE html><html><body>Log in to the caf\xc3\xa9 Wi-Fi</body></html>")
+        elif self.path == "/half.h5":  # a complete-looking response holding half of the weights file
+            self.send(200, WEIGHTS[: len(WEIGHTS) // 2])
+        elif self.path == "/weights.h5":
+            self.send(200, WEIGHTS)
+        elif self.path == "/slow.jpg":  # starts, then stalls: the client is killed meanwhile
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD[:5000])
+            self.wfile.flush()
+            time.sleep(3)
         else:
             self.send(404, b"not found")
 
-    def send(self, status, body):
+    def send(self, status, body, kind="application/octet-stream"):
         self.send_response(status)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -43,12 +78,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serve(handler):
+    """A real HTTP server on 127.0.0.1 for the time of the block; yields its base URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serve(Handler) as url:
+        yield url
 
 
 @pytest.fixture
@@ -206,3 +251,121 @@ def test_fetch_folder_uses_a_complete_offline_folder_in_place(cache, tmp_path, m
     assert assets.fetch_folder("pics") == offline / "pics"
     with pytest.raises(assets.AssetError, match="No asset is listed under 'nothing'"):
         assets.fetch_folder("nothing")
+
+
+# --- downloads that must never enter the cache ----------------------------------------------
+
+@pytest.mark.parametrize("url_path, reason", [
+    ("/portal", "web page"),
+    ("/half.h5", "not a readable .h5 file"),  # HDF5 knows its own length
+])
+def test_unhashed_download_is_checked_before_it_enters_the_cache(cache, server, monkeypatch, url_path, reason):
+    use_registry(monkeypatch, assets.Asset("keras/models/w.h5", None, server + url_path))
+    with pytest.raises(assets.AssetError, match=rf"(?s)'keras/models/w.h5'.*{reason}.*Nothing was saved"):
+        assets.fetch("keras/models/w.h5", progress=False)
+    assert files_in(cache) == []
+
+
+def test_a_bad_file_already_in_the_cache_is_downloaded_again(cache, server, monkeypatch):
+    use_registry(monkeypatch, assets.Asset("keras/models/w.h5", None, f"{server}/weights.h5"))
+    (cache / "keras" / "models").mkdir(parents=True)
+    (cache / "keras" / "models" / "w.h5").write_bytes(WEIGHTS[:5000])  # cached by an older version
+    assert assets.fetch("keras/models/w.h5", progress=False).read_bytes() == WEIGHTS
+
+
+def test_learners_see_no_developer_advice(cache, server, monkeypatch, capfd):
+    """pooch.retrieve logs "use this value as known_hash" for unhashed files; learners must not see it."""
+    logged = []
+    handler = logging.Handler()
+    handler.emit = logged.append
+    pooch.get_logger().addHandler(handler)  # pooch's logger is its own, outside logging's tree
+    try:
+        use_registry(monkeypatch, assets.Asset("keras/models/w.h5", None, f"{server}/weights.h5"))
+        assets.fetch("keras/models/w.h5", progress=False)
+    finally:
+        pooch.get_logger().removeHandler(handler)
+    assert [record.getMessage() for record in logged] == []
+    assert "known_hash" not in "".join(capfd.readouterr())
+
+
+def test_downloads_get_the_users_normal_permissions(cache, server, monkeypatch):
+    monkeypatch.setattr(assets, "FILE_MODE", 0o644)  # what umask 022 gives (set once, at import)
+    use_registry(monkeypatch, assets.Asset("data/good.bin", SHA256, f"{server}/good.bin"))
+    assert assets.fetch("data/good.bin", progress=False).stat().st_mode & 0o777 == 0o644
+
+
+def test_file_mode_follows_the_umask():
+    code = "import os; os.umask(0o027); from helpers import assets; print(oct(assets.FILE_MODE))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "0o640"
+
+
+def test_a_killed_download_leaves_nothing_the_photo_loader_reads(cache, server, monkeypatch):
+    """Two processes: one downloads a photo and is killed mid-way; the folder must stay usable."""
+    from helpers import images
+
+    photo = "images/cars/Classic/slow.jpg"
+    code = (f"from helpers import assets; assets.registry = lambda: {{{photo!r}: "
+            f"assets.Asset({photo!r}, None, {server + '/slow.jpg'!r})}}; assets.fetch({photo!r}, progress=False)")
+    child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ})
+    folder = cache / "images" / "cars" / "Classic"
+    for _ in range(200):  # wait until the download has started writing
+        if folder.is_dir() and any(p.stat().st_size for p in folder.iterdir()):
+            break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    leftovers = list(folder.iterdir())
+    assert leftovers and all(p.name.startswith(".") for p in leftovers)  # hidden: skipped by loaders
+    assert images.image_files(folder) == []
+    # a stale leftover is swept by the next download into that folder
+    for leftover in leftovers:
+        os.utime(leftover, (time.time() - 2 * assets.STALE_SECONDS,) * 2)
+    use_registry(monkeypatch, assets.Asset("images/cars/Classic/good.jpg", SHA256, f"{server}/good.bin"))
+    assets.fetch("images/cars/Classic/good.jpg", progress=False)
+    assert files_in(cache) == ["good.jpg"]
+
+
+def test_two_processes_writing_one_file_never_collide(tmp_path):
+    """Two kernels sharing a cache write the same entries: unique temporary names, no lost or torn file."""
+    target = tmp_path / "shared" / "entry.npy"
+    code = ("import sys, numpy as np; from helpers import assets\n"
+            "value = np.full(200_000, float(sys.argv[1]))\n"
+            "for _ in range(100):\n"
+            "    with assets.atomic_write(sys.argv[2]) as f: np.save(f, value)\n")
+    writers = [subprocess.Popen([sys.executable, "-c", code, str(i), str(target)], stderr=subprocess.PIPE)
+               for i in (1, 2)]
+    errors = [w.communicate()[1].decode() for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], errors
+    saved = np.load(target)
+    assert saved.shape == (200_000,) and len(set(saved.tolist())) == 1  # one writer's array, whole
+    assert os.listdir(target.parent) == ["entry.npy"]
+
+
+# --- settings ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, disabled", [("1", True), ("yes", True), ("true", True), ("0", False),
+                                             ("false", False), ("no", False), ("No", False), ("", False)])
+def test_no_download_setting_reads_like_a_yes_or_no(monkeypatch, value, disabled):
+    monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, value)
+    assert assets.downloads_disabled() is disabled
+
+
+def test_no_download_zero_allows_downloads(cache, server, monkeypatch):
+    monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, "0")
+    use_registry(monkeypatch, assets.Asset("data/good.bin", SHA256, f"{server}/good.bin"))
+    assert assets.fetch("data/good.bin", progress=False).read_bytes() == PAYLOAD
+
+
+def test_a_relative_offline_folder_works_from_the_notebooks_folder(cache, tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    (course / "notebooks").mkdir(parents=True)
+    (course / "usb" / "data").mkdir(parents=True)
+    (course / "usb" / "data" / "x.bin").write_bytes(b"from the stick")
+    monkeypatch.setattr(assets, "COURSE_DIR", course, raising=False)
+    monkeypatch.chdir(course / "notebooks")  # where Jupyter runs a notebook
+    monkeypatch.setenv(assets.OFFLINE_ENV, "usb")  # set relative to the course folder
+    use_registry(monkeypatch, assets.Asset("data/x.bin", None, "http://127.0.0.1:9/unused"))
+    assert assets.fetch("data/x.bin").read_bytes() == b"from the stick"
+    monkeypatch.setenv(assets.OFFLINE_ENV, "no-such-stick")
+    with pytest.raises(assets.AssetError, match=r"no-such-stick is not a folder \(looked for .*absolute path"):
+        assets.fetch("data/x.bin")

@@ -89,6 +89,39 @@ def test_backbone_is_one_setting(monkeypatch):
         backbones.get_backbone("resnet")
 
 
+@pytest.mark.parametrize("written", ["MobileNetV2", " mobilenet-v2 ", "MOBILENET_V2", "mobilenetv2"])
+def test_backbone_names_are_forgiving(monkeypatch, written):
+    monkeypatch.setenv(backbones.BACKBONE_ENV, written)
+    assert backbones.get_backbone().name == "mobilenet_v2"
+    assert backbones.get_backbone("Inception V3").name == "inception_v3"
+
+
+def test_an_unknown_backbone_setting_names_the_variable(monkeypatch):
+    monkeypatch.setenv(backbones.BACKBONE_ENV, "resnet50")
+    with pytest.raises(ValueError, match=rf"Unknown backbone 'resnet50' \(from {backbones.BACKBONE_ENV}\).*mobilenet_v2"):
+        backbones.get_backbone()
+
+
+def test_inception_offline_without_its_weights_suggests_a_way_out(tmp_path, monkeypatch):
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(tmp_path))  # an offline folder without Inception
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, "1")
+    with pytest.raises(assets.AssetError, match=r"(?s)downloads are disabled.*"
+                       rf"{backbones.BACKBONE_ENV}=mobilenet_v2.*python -m helpers.bundle FOLDER --backbone inception_v3"):
+        backbones.load_logits_model("inception_v3")
+
+
+@pytest.mark.parametrize("damage", [b"", b"<html>login page</html>", b"\x89HDF\r\n\x1a\n" + bytes(500)])
+def test_weights_that_do_not_load_name_the_file_and_the_remedy(tmp_path, monkeypatch, damage):
+    weights = tmp_path / "usb" / backbones.get_backbone("mobilenet_v2").weights_no_top
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(damage)
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(tmp_path / "usb"))
+    monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, "1")
+    with pytest.raises(assets.AssetError, match=rf"{weights}: could not load these weights.*Copy it again"):
+        backbones.load_feature_extractor("mobilenet_v2")
+
+
 def test_softmax_and_decoding(monkeypatch):
     monkeypatch.setattr(backbones, "imagenet_classes", lambda: [(f"n{i}", f"class {i}") for i in range(4)])
     logits = np.array([[1.0, 3.0, 2.0, 0.0], [0.0, 0.0, 0.0, 5.0]])

@@ -25,6 +25,7 @@ def test_binder_requirements_follow_the_course_requirements():
     # JupyterLab 4 renders widgets with ipywidgets 8; Colab's 7.7 is for Colab's own front end
     assert requirement_floors(ROOT / "binder" / "requirements.txt")["ipywidgets"] == "8.1"
     binder.pop("ipywidgets")
+    binder.pop("jupyter-server-proxy")  # Binder only: shows TensorBoard inside JupyterLab (binder/start)
     for name, line in binder.items():
         assert course.get(name) == line, f"binder/requirements.txt: {line!r} differs from requirements.txt"
 

@@ -9,6 +9,7 @@ import functools
 import http.server
 import os
 import re
+import shutil
 import threading
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from nbclient import NotebookClient
 import tensorflow_hub
 
 from helpers import assets, backbones, bundle, hub
+from test_hub import fake_module, tfhub_like_resolve
 
 SHARED = Path(os.environ.get(assets.OFFLINE_ENV, "")) if os.environ.get(assets.OFFLINE_ENV) else None
 pytestmark = pytest.mark.skipif(SHARED is None, reason="needs the offline asset folder to serve as a mirror")
@@ -41,6 +43,7 @@ def mirror():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
+    httpd.server_close()
 
 
 @pytest.fixture
@@ -68,8 +71,7 @@ def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, caps
 
     def fake_resolve(handle):  # tfhub.dev cannot be reached here: check the wiring instead
         module = hub.module_folder(Path(os.environ["TFHUB_CACHE_DIR"]).parent, handle)
-        module.mkdir(parents=True)
-        (module / "saved_model.pb").write_bytes(b"stand-in")
+        fake_module(module)
         resolved.append(handle)
         return str(module)
 
@@ -113,3 +115,55 @@ def test_damaged_bundle_file_is_fetched_again(mirrored_registry, tmp_path):
     photo.write_bytes(b"damaged on the USB stick")
     bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
     assert photo.read_bytes() == (SHARED / "images" / "samples" / "coral-cat.bmp").read_bytes()
+
+
+def unhashed_weights(table):
+    """The registry with MobileNetV2's weights unhashed, as they really are (no published hash)."""
+    paths = [backbones.get_backbone("mobilenet_v2").weights, backbones.get_backbone("mobilenet_v2").weights_no_top]
+    for path in paths:
+        table[path] = assets.Asset(path, None, table[path].url)
+    return paths
+
+
+def test_bundle_writes_a_manifest_that_the_course_checks(mirrored_registry, tmp_path, monkeypatch):
+    weights = unhashed_weights(mirrored_registry)
+    target = tmp_path / "usb"
+    bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
+    manifest = assets.read_manifest(target)
+    assert sorted(manifest) == sorted(bundle.bundle_paths(["mobilenet_v2"]))
+    assert manifest[weights[0]][0] == (target / weights[0]).stat().st_size
+    # a damaged middle: same size, loads without error, and is caught by the manifest
+    with open(target / weights[0], "r+b") as f:
+        f.seek((target / weights[0]).stat().st_size // 2)
+        f.write(b"\xff" * 4096)
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(target))
+    monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, "1")
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
+    with pytest.raises(assets.AssetError, match=rf"{weights[0]}: .*does not match the sha256 in the bundle manifest"):
+        assets.fetch(weights[0])
+    assert assets.fetch(weights[1]) == target / weights[1]  # the others are fine
+
+
+def test_rebuilding_replaces_truncated_empty_and_incomplete_files(mirrored_registry, tmp_path, monkeypatch):
+    top, no_top = unhashed_weights(mirrored_registry)
+    downloads = []
+    monkeypatch.setattr(tensorflow_hub, "resolve", tfhub_like_resolve(downloads))
+    target = tmp_path / "usb"
+    bundle.build_bundle(target, ["mobilenet_v2"], progress=False)
+    (target / top).write_bytes((target / top).read_bytes()[:1000])  # truncated by a full stick
+    (target / no_top).write_bytes(b"")  # emptied
+    module = hub.module_folder(target, backbones.get_backbone("mobilenet_v2").tfhub_handle)
+    shutil.rmtree(module / "variables")  # a TF Hub module half copied
+    rows = bundle.build_bundle(target, ["mobilenet_v2"], progress=False)
+    for path in (top, no_top):
+        assert (target / path).read_bytes() == (SHARED / path).read_bytes()
+    assert len(downloads) == 2 and hub.module_problem(target, module) is None
+    assert {row["verified"] for row in rows} >= {"content checked", "complete SavedModel"}
+
+
+def test_bundle_files_are_readable_by_every_learner(mirrored_registry, tmp_path, monkeypatch):
+    monkeypatch.setattr(assets, "FILE_MODE", 0o644, raising=False)  # what an admin's umask 022 gives
+    target = tmp_path / "usb"
+    bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
+    modes = {oct(p.stat().st_mode & 0o777) for p in target.rglob("*") if p.is_file()}
+    assert modes == {"0o644"}

@@ -74,11 +74,11 @@ def weight_independent_checks(nb) -> list[tuple[int, object]]:
 
 @needs_structural_run
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_on_inception_v3(path, inception_env):
+def test_notebook_runs_on_inception_v3(path, inception_env, notebook_costs):
     stored = nbformat.read(path, as_version=4)
     executed, report = run_notebook(path, env=inception_env)
-    print(f"{path.name} on {BACKBONE} (structural weights): {report['kernel_seconds']} s, "
-          f"peak RSS {report['peak_rss_mb']} MiB")
+    notebook_costs.append(f"{path.name} on Inception V3 (structural weights): peak "
+                          f"{report['peak_rss_mb'] / 1024:.2f} GiB, kernel time {report['kernel_seconds']} s")
 
     for index, cell in weight_independent_checks(stored):
         assert printed(executed.cells[index]) == printed(cell), f"check cell {index} changed:\n{cell.source}"

@@ -1,6 +1,8 @@
 """helpers.hub: TF Hub handles resolved through the course's offline folder and cache."""
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 import tensorflow_hub
@@ -19,8 +21,10 @@ def clean_env(tmp_path, monkeypatch):
 
 
 def fake_module(folder):
-    folder.mkdir(parents=True)
-    (folder / "saved_model.pb").write_bytes(b"stand-in")
+    """The files of a complete SavedModel (stand-ins: nothing here loads them)."""
+    (folder / "variables").mkdir(parents=True)
+    for name in ("saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001"):
+        (folder / name).write_bytes(b"stand-in")
     return folder
 
 
@@ -72,3 +76,38 @@ def test_failed_download_says_what_to_do(clean_env, monkeypatch):
     monkeypatch.setattr(tensorflow_hub, "resolve", unreachable)
     with pytest.raises(assets.AssetError, match=r"(?s)Could not download TF Hub module.*unreachable.*helpers.bundle"):
         hub.resolve_module()
+
+
+def tfhub_like_resolve(downloads):
+    """A stand-in for tensorflow_hub.resolve: like it, it takes any non-empty module folder as downloaded."""
+    def resolve(handle):
+        module = hub.module_folder(Path(os.environ["TFHUB_CACHE_DIR"]).parent, handle)
+        if module.is_dir() and any(module.iterdir()):
+            return str(module)
+        shutil.rmtree(module, ignore_errors=True)
+        downloads.append(handle)
+        return str(fake_module(module))
+
+    return resolve
+
+
+def test_an_incomplete_module_in_the_offline_folder_is_named(clean_env, monkeypatch):
+    module = hub.module_folder(clean_env / "usb", hub.handle())
+    module.mkdir(parents=True)
+    (module / "saved_model.pb").write_bytes(b"stand-in")  # the variables never made it onto the stick
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(clean_env / "usb"))
+    with pytest.raises(assets.AssetError, match=r"variables/ are missing or incomplete.*Copy it again"):
+        hub.resolve_module()
+
+
+@pytest.mark.parametrize("left", [[], ["saved_model.pb"], ["saved_model.pb", "variables/variables.index"]])
+def test_an_interrupted_module_download_in_the_cache_is_fetched_again(clean_env, monkeypatch, left):
+    downloads = []
+    monkeypatch.setattr(tensorflow_hub, "resolve", tfhub_like_resolve(downloads))
+    module = fake_module(hub.module_folder(clean_env / "cache", hub.handle()))
+    for path in ["variables/variables.data-00000-of-00001", "variables/variables.index", "saved_model.pb"]:
+        if path not in left:
+            (module / path).unlink()
+    assert hub.resolve_module() == str(module)
+    assert downloads == [hub.handle()]
+    assert hub.module_problem(clean_env / "cache", module) is None

@@ -1,8 +1,15 @@
 """helpers.images: every kind of photo loads as RGB uint8; every bad input names the file."""
 
+import itertools
+import shutil
+import struct
+import subprocess
+import tracemalloc
+import zlib
+
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from helpers import images
 
@@ -124,14 +131,19 @@ def test_unreadable_file(tmp_path, monkeypatch):
 
 # --- folder-per-class datasets ----------------------------------------------------------
 
+PICTURE_WIDTHS = itertools.count(40)  # a new width, so a new picture, for every photo made
+
+
 def make_folder(root, classes=None, loose=("test1.jpg",)):
+    """Class folders and loose photos; every photo is a different picture (copies are tested on purpose)."""
     classes = {"Classic": 2, "Modern": 3} if classes is None else classes
+    widths = PICTURE_WIDTHS
     for name, count in classes.items():
         (root / name).mkdir(parents=True)
         for i in range(count):
-            save(gradient(), root / name / f"{name.lower()}-{i}.jpg")
+            save(gradient(next(widths)), root / name / f"{name.lower()}-{i}.jpg")
     for name in loose:
-        save(gradient(), root / name)
+        save(gradient(next(widths)), root / name)
     return root
 
 
@@ -163,9 +175,23 @@ def test_image_files_can_skip_non_images(tmp_path):
     root = make_folder(tmp_path, {}, loose=("b.jpg", "a.png"))
     (root / "notes.txt").write_text("a stray file")
     (root / ".DS_Store").write_bytes(b"junk")
-    assert images.image_files(root, skip_non_images=True) == [root / "a.png", root / "b.jpg"]
+    with pytest.warns(UserWarning, match=r"skipped 1 file\(s\) that are not photos: notes\.txt"):
+        assert images.image_files(root, skip_non_images=True) == [root / "a.png", root / "b.jpg"]
     with pytest.raises(images.ImageError, match=r"notes\.txt: not an image file"):
         images.image_files(root)
+
+
+def test_a_missing_or_unreadable_folder_of_photos(tmp_path, monkeypatch):
+    with pytest.raises(images.ImageError, match=r"incoming: cannot list this folder \(No such file"):
+        images.image_files(tmp_path / "incoming", skip_non_images=True)
+    root = make_folder(tmp_path / "dataset")
+
+    def permission_denied(self):  # chmod 000 does not stop root, who runs CI
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(root), "iterdir", permission_denied)
+    with pytest.raises(images.ImageError, match=r"dataset: cannot list this folder \(Permission denied"):
+        images.load_image_folder(root)
 
 
 def test_empty_class_folder(tmp_path):
@@ -195,3 +221,155 @@ def test_load_for_model_is_crop_then_resize(tmp_path):
     assert difference[1:-1, 1:-1].max() <= 1 and difference.mean() < 0.5
     squashed = images.load_for_model(path, 64, crop=False)
     assert squashed.shape == (64, 64, 3) and not np.array_equal(squashed, slow)
+
+
+# --- hostile files: only photo decoders, capped pixels, every failure an ImageError ----------
+
+POSTSCRIPT = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\nshowpage\n"
+
+
+def png_header_only(path, width, height, bit_depth=8, color_type=0):
+    """A PNG that declares width x height pixels but holds almost no data (decoding it is the bomb)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(bytes(1000))) + chunk(b"IEND", b""))
+    return path
+
+
+def test_postscript_named_jpg_never_reaches_ghostscript(tmp_path, monkeypatch):
+    from PIL import EpsImagePlugin
+
+    def ghostscript(*args, **kwargs):  # what Pillow would run for an EPS file
+        raise subprocess.CalledProcessError(1, "gs")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    (tmp_path / "old-car.jpg").write_bytes(POSTSCRIPT)
+    with pytest.raises(images.ImageError, match=r"old-car\.jpg: is not an image in a photo format \(JPEG"):
+        images.load_image(tmp_path / "old-car.jpg")
+
+
+def test_folders_list_photo_formats_only(tmp_path):
+    assert {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".mpo"} <= images.photo_suffixes()
+    assert not {".eps", ".ps", ".psd", ".pdf", ".ico", ".xbm"} & images.photo_suffixes()
+    for name in ["drawing.eps", "drawing.ps", "layers.psd", "brochure.pdf"]:
+        root = make_folder(tmp_path / name)
+        (root / "Modern" / name).write_bytes(POSTSCRIPT)
+        with pytest.raises(images.ImageError, match=rf"Modern/{name}: not an image file"):
+            images.load_image_folder(root)
+
+
+def test_any_decoder_failure_is_an_image_error(tmp_path, monkeypatch):
+    path = save(gradient(), tmp_path / "photo.png")
+    for failure in [RuntimeError("decoder crashed"), struct.error("unpack requires a buffer"), MemoryError()]:
+        def broken_load(self, failure=failure):
+            raise failure
+
+        monkeypatch.setattr(ImageFile.ImageFile, "load", broken_load)
+        with pytest.raises(images.ImageError, match=r"photo\.png: the image data is damaged"):
+            images.load_image(path)
+
+
+@pytest.mark.parametrize("width, height", [(8000, 6000), (20000, 20000)])  # 48 MP; 400 MP: Pillow's own limit
+def test_decompression_bombs_are_refused_before_decoding(tmp_path, monkeypatch, width, height):
+    bomb = png_header_only(tmp_path / "bomb.png", width, height, bit_depth=16)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded a bomb"))
+    with pytest.raises(images.ImageError, match=rf"bomb\.png: .*{width * height}|bomb\.png: {width}x{height} pixels"):
+        images.load_for_model(bomb, 224)
+
+
+def test_big_photos_decode_reduced_on_every_path(tmp_path):
+    """A big JPEG decodes at a reduced scale (draft), other formats are reduced right after decoding."""
+    huge_jpeg = save(gradient(4800, 3600), tmp_path / "huge.jpg", quality=70)
+    assert 224 <= min(images.load_image(huge_jpeg, max_side=224).shape[:2]) <= 3600 // 8  # JPEG's smallest scale
+    big_png = save(gradient(3000, 2000), tmp_path / "big.png")
+    assert 3 * 224 <= min(images.load_image(big_png, max_side=224).shape[:2]) < 6 * 224
+    assert images.load_for_model(big_png, 224).shape == (224, 224, 3)
+    # the notebooks' upload/URL path decodes bytes with the same cap
+    assert 1024 <= min(images.load_image_bytes(huge_jpeg.read_bytes(), "upload.jpg", max_side=1024).shape[:2]) < 2048
+
+
+def test_16_bit_conversion_works_in_float32(tmp_path):
+    values = (np.arange(3_000_000, dtype=np.uint32) % 60000).astype(np.uint16).reshape(1500, 2000)
+    path = save(Image.fromarray(values), tmp_path / "scan.png")
+    tracemalloc.start()
+    try:
+        images.load_image(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / values.size < 10  # bytes per pixel: float64 work took 25
+
+
+@pytest.mark.parametrize("value, expected", [(65535, 255), (0, 0), (32896, 128)])
+def test_uniform_16_bit_image_keeps_its_brightness(tmp_path, value, expected):
+    path = save(Image.fromarray(np.full((30, 40), value, np.uint16)), tmp_path / "flat.png")
+    assert (images.load_image(path) == expected).all()
+
+
+def test_a_nan_or_infinite_pixel_does_not_blacken_a_float_image(tmp_path):
+    values = np.tile(np.linspace(0.0, 1.0, 40, dtype=np.float32), (30, 1))
+    values[0, 0], values[0, 1], values[0, 2] = np.nan, np.inf, -np.inf
+    array = images.load_image(save(Image.fromarray(values, mode="F"), tmp_path / "float.tif"))[..., 0]
+    assert array[1, 3] < array[1, 20] < array[1, -1] == 255  # the gradient survives
+    assert (array[0, 0], array[0, 1], array[0, 2]) == (0, 255, 0)
+    flat = np.full((30, 40), np.nan, np.float32)
+    with pytest.raises(images.ImageError, match="no pixel has a finite value"):
+        images.load_image(save(Image.fromarray(flat, mode="F"), tmp_path / "nan.tif"))
+
+
+# --- folders as learners make them: sub-folders, links, READMEs, copies -----------------------
+
+def test_photos_in_sub_folders_of_a_class_are_found(tmp_path):
+    root = make_folder(tmp_path)
+    (root / "Classic" / "2019" / "summer").mkdir(parents=True)
+    save(gradient(333), root / "Classic" / "2019" / "summer" / "deep.jpg")
+    folder = images.load_image_folder(root)
+    assert root / "Classic" / "2019" / "summer" / "deep.jpg" in folder.paths
+    assert folder.labels.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+@pytest.mark.parametrize("link_to", ["nowhere.jpg", "loop.jpg"])  # dangling; pointing at itself
+def test_broken_and_looping_links_are_named(tmp_path, link_to):
+    root = make_folder(tmp_path)
+    (root / "Classic" / "loop.jpg").symlink_to(root / "Classic" / link_to)
+    with pytest.raises(images.ImageError, match=r"Classic/loop\.jpg: a broken or looping link"):
+        images.load_image_folder(root)
+
+
+def test_a_folder_link_that_loops_is_named(tmp_path):
+    root = make_folder(tmp_path)
+    (root / "Modern" / "again").symlink_to(root / "Modern")
+    with pytest.raises(images.ImageError, match=r"Modern/again: a link to a folder that contains it"):
+        images.load_image_folder(root)
+
+
+def test_a_linked_class_folder_is_a_class_unless_it_repeats_another(tmp_path):
+    root = make_folder(tmp_path / "dataset")
+    elsewhere = make_folder(tmp_path / "elsewhere", {"Vintage": 2}, loose=())
+    (root / "Vintage").symlink_to(elsewhere / "Vintage")
+    assert images.load_image_folder(root).class_names == ["Classic", "Modern", "Vintage"]
+    (root / "Old").symlink_to(root / "Classic")
+    with pytest.raises(images.ImageError, match=r"Old and .*Classic are the same folder"):
+        images.load_image_folder(root)
+
+
+def test_a_readme_at_the_top_is_skipped_with_a_note(tmp_path):
+    root = make_folder(tmp_path)
+    (root / "README.md").write_text("# my car photos")
+    with pytest.warns(UserWarning, match=r"skipped 1 file\(s\) that are not photos: README\.md"):
+        folder = images.load_image_folder(root)
+    assert [p.name for p in folder.unlabelled] == ["test1.jpg"] and len(folder.paths) == 5
+
+
+def test_copies_are_reported_and_a_photo_under_two_labels_is_an_error(tmp_path):
+    root = make_folder(tmp_path)
+    shutil.copy(root / "Classic" / "classic-0.jpg", root / "Classic" / "classic-0 (copy).jpg")
+    with pytest.warns(UserWarning, match=r"1 photo\(s\) appear more than once.*classic-0 \(copy\)\.jpg"):
+        folder = images.load_image_folder(root)
+    assert folder.duplicates == [[root / "Classic" / "classic-0 (copy).jpg", root / "Classic" / "classic-0.jpg"]]
+    (root / "Modern" / "same.jpg").symlink_to(root / "Classic" / "classic-1.jpg")
+    with pytest.raises(images.ImageError, match=r"classic-1\.jpg and .*Modern/same\.jpg are the same photo under two labels"):
+        images.load_image_folder(root)

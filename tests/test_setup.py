@@ -9,10 +9,12 @@ from helpers import setup
 
 
 def test_version_problems_are_one_actionable_line_each():
-    assert setup.version_problems({"python": "3.12.1", "tensorflow": "2.21.0", "keras": "3.15.1"}) == []
-    problems = setup.version_problems({"python": "3.12.1", "tensorflow": "2.15.1", "keras": "2.15.0"})
+    assert setup.version_problems({"python": "3.12.8", "tensorflow": "2.21.0", "keras": "3.15.1"}) == []
+    problems = setup.version_problems({"python": "3.12.8", "tensorflow": "2.15.1", "keras": "2.15.0"})
     assert len(problems) == 2
     assert problems[0].startswith("tensorflow 2.15.1 is older than 2.19") and "pip install -r requirements.txt" in problems[0]
+    broken = setup.version_problems({"python": "3.12.1", "tensorflow": "2.21.0", "keras": "3.15.1"})
+    assert len(broken) == 1 and "3.12.2" in broken[0]
 
 
 def test_setup_notebook_prints_one_line_and_silences_tensorflow():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.images import image_files
+from helpers.images import image_files, load_image
 from helpers.svm_classifier import (
     PhotoClassifier,
     Prediction,
@@ -75,10 +75,20 @@ def test_leave_one_out_holds_out_each_photo():
     features, labels = blobs()
     assert leave_one_out_predictions(features, labels).shape == labels.shape
     assert leave_one_out_accuracy(features, labels) == 1.0
-    # Labels carry no information: a held-out photo's own class is always the minority
-    # among the others, so leave-one-out must not look better than chance.
-    shuffled = np.array([0, 1] * (len(labels) // 2))
-    assert leave_one_out_accuracy(np.ones_like(features), shuffled) <= 0.5
+    # Features that are all the same carry no information: a clear error, not a number.
+    with pytest.raises(ValueError, match="identical features"):
+        leave_one_out_accuracy(np.ones_like(features), labels)
+
+
+def test_copies_of_a_photo_are_held_out_together():
+    """Label-free features: each photo twice must score as each photo once (0.25), not 1.0."""
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(12, DIM)), np.array([0, 1] * 6)
+    once = leave_one_out_accuracy(features, labels)
+    twice = leave_one_out_accuracy(np.vstack([features, features]), np.concatenate([labels, labels]))
+    assert once <= 0.5 and twice == once
+    predicted = leave_one_out_predictions(np.vstack([features, features]), np.concatenate([labels, labels]))
+    np.testing.assert_array_equal(predicted[:12], predicted[12:])  # a photo and its copy: one prediction
 
 
 def test_two_class_predictions_use_signed_scores(fitted):
@@ -132,15 +142,17 @@ def test_stream_predictions_goes_file_by_file_and_skips_junk(fitted, tmp_path):
     featurizer = FakeFeaturizer({name: features[i] for i, name in enumerate(names)})
     classifier.featurizer = featurizer
 
-    assert image_files(folder, skip_non_images=True) == [folder / n for n in ["a.png", "b.jpg", "c.JPG"]]
+    with pytest.warns(UserWarning, match="skipped 1 file.*README.txt"):
+        assert image_files(folder, skip_non_images=True) == [folder / n for n in ["a.png", "b.jpg", "c.JPG"]]
     stream = classifier.stream_predictions(folder)
-    first = next(stream)
+    with pytest.warns(UserWarning, match="README.txt"):
+        first = next(stream)
     assert isinstance(first, Prediction) and first.path == folder / "a.png"
     assert len(featurizer.calls) == 1  # lazy: nothing else featurized yet
     rest = list(stream)
     assert [p.path.name for p in rest] == ["b.jpg", "c.JPG"]
     assert [call[0] for call in featurizer.calls] == [["a.png"], ["b.jpg"], ["c.JPG"]]
-    assert_same_predictions([first, *rest], classifier.predict_photos(image_files(folder, skip_non_images=True)))
+    assert_same_predictions([first, *rest], classifier.predict_photos([folder / n for n in ["a.png", "b.jpg", "c.JPG"]]))
 
 
 def test_stream_predictions_accepts_any_iterable_of_paths(fitted, tmp_path):
@@ -149,3 +161,25 @@ def test_stream_predictions_accepts_any_iterable_of_paths(fitted, tmp_path):
     classifier.featurizer = FakeFeaturizer({"x.jpg": features[0], "y.jpg": features[-1]})
     labels = [p.label for p in classifier.stream_predictions(p for p in paths)]
     assert labels == ["Classic", "Modern"]
+
+
+def test_stream_predictions_go_on_after_a_bad_file(fitted, tmp_path):
+    """A damaged, half-uploaded or vanished photo yields an error result; the stream goes on."""
+    classifier, features, _ = fitted
+    good = write_photos(tmp_path, ["a.png", "d.png"])
+    half = tmp_path / "b.jpg"
+    half.write_bytes(b"\xff\xd8\xff\xe0 half uploaded")
+    known = {"a.png": features[0], "d.png": features[-1]}
+
+    def featurizer(paths, layers, backbone, progress):  # decodes like the real one, then looks up
+        for path in paths:
+            load_image(path)
+        return {layer: np.stack([known[Path(p).name] for p in paths]) for layer in layers}
+
+    classifier.featurizer = featurizer
+    results = list(classifier.stream_predictions([good[0], half, tmp_path / "gone.jpg", good[1]]))
+    assert [r.path.name for r in results] == ["a.png", "b.jpg", "gone.jpg", "d.png"]
+    assert [r.label for r in results] == ["Classic", None, None, "Modern"]
+    assert "b.jpg" in results[1].error and "damaged" in results[1].error
+    assert "gone.jpg: no such file" in results[2].error and np.isnan(results[2].distance)
+    assert results[0].error is None

@@ -1,0 +1,247 @@
+"""TensorBoard runs for the notebooks: where they go, what they hold, and an Embedding Projector run.
+
+A *run* is a folder TensorBoard reads: Keras' ``TensorBoard`` callback fills one with event files
+(notebook 1), and :func:`write_projector_run` fills one with points to fly through (notebook 3).
+They all live under ``outputs/tensorboard/`` at the top of the course folder, which git ignores.
+
+>>> log_dir = fresh_run_dir("mnist", "dnn")                      # outputs/tensorboard/mnist/dnn, emptied
+>>> model.fit(..., callbacks=[keras.callbacks.TensorBoard(log_dir)])
+>>> logged_history(log_dir)["val_loss"]                          # read back from the event files
+>>> write_projector_run(tensorboard_dir("cars"), {"logits": logits},
+...                     {"file": names, "label": labels}, thumbnails)
+
+The test suite sets ``GOING_DEEPER_HEADLESS=1``: with nobody to look, the notebooks start no
+TensorBoard server (:func:`is_headless`). When they do start one, it is ``going-deeper-tensorboard``
+(:func:`use_light_tensorboard`): TensorBoard without TensorFlow, in a tenth of the memory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+HEADLESS_ENV = "GOING_DEEPER_HEADLESS"
+LIGHT_TENSORBOARD = "going-deeper-tensorboard"  # the console script of main(), below (pyproject.toml)
+METADATA_FILE = "metadata.tsv"
+SPRITE_FILE = "sprite.png"
+MAX_SPRITE_SIDE = 8192  # the projector cannot load a larger sprite image
+_SIMPLE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def is_headless() -> bool:
+    """True when the notebook runs with nobody watching (tests, benchmarks): start no TensorBoard then.
+
+    ``%tensorboard`` starts a web server in a process of its own (Jupyter's kernel stops it when it
+    shuts down): a run that nobody looks at has no use for it.
+    """
+    return os.environ.get(HEADLESS_ENV, "") not in ("", "0")
+
+
+def use_light_tensorboard() -> None:
+    """Make ``%tensorboard`` start ``going-deeper-tensorboard`` (:func:`main`) instead of ``tensorboard``.
+
+    The magic runs the program named by the ``TENSORBOARD_BINARY`` variable; left as it is (when
+    the script cannot be found, or the variable is already set), it runs plain ``tensorboard``.
+    """
+    search_path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the kernel's venv first
+    script = shutil.which(LIGHT_TENSORBOARD, path=search_path)
+    if script and "TENSORBOARD_BINARY" not in os.environ:
+        os.environ["TENSORBOARD_BINARY"] = script
+
+
+def main() -> None:
+    """``going-deeper-tensorboard [tensorboard's arguments]``: TensorBoard without importing TensorFlow.
+
+    TensorBoard imports TensorFlow when it can (about 600 MiB of memory) but only needs its own small
+    stand-in to read event files and the projector's TSV files. ``tensorboard.compat.notf`` is
+    TensorBoard's switch for that stand-in: the server then takes under 100 MiB instead of about 700,
+    which matters beside a kernel on Binder's 2 GB. (What it cannot do, the course does not use:
+    embeddings stored in TensorFlow checkpoints.)
+    """
+    sys.modules["tensorboard.compat.notf"] = types.ModuleType("tensorboard.compat.notf")
+    from tensorboard.main import run_main
+
+    run_main()
+
+
+def outputs_dir() -> Path:
+    """``outputs/`` at the top of the course folder (Jupyter runs notebooks from notebooks/), else ./outputs (Colab)."""
+    return Path("../outputs" if Path.cwd().name == "notebooks" else "outputs")
+
+
+def tensorboard_dir(*names: str) -> Path:
+    """``outputs/tensorboard/<names...>``: where the course keeps its TensorBoard runs."""
+    for name in names:
+        if not _SIMPLE_NAME.fullmatch(name) or name in (".", ".."):
+            raise ValueError(f"{name!r}: a run name may only hold letters, digits, '_', '-' and '.'.")
+    return outputs_dir() / "tensorboard" / Path(*names)
+
+
+def fresh_run_dir(*names: str) -> Path:
+    """An empty :func:`tensorboard_dir` for one run; a previous run there is deleted.
+
+    Re-running a notebook therefore replaces its curves instead of drawing a second set over them.
+    """
+    run_dir = tensorboard_dir(*names)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def logged_scalars(event_dir: str | Path) -> dict[str, dict[int, float]]:
+    """Every scalar in the event files of ``event_dir``, as TensorBoard reads it: {tag: {step: value}}.
+
+    Keras' callback writes ``<run>/train`` and ``<run>/validation``, with one ``epoch_<metric>``
+    value per epoch (step 0 is the first epoch).
+    """
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    event_dir = Path(event_dir)
+    if not any(event_dir.glob("events.out.tfevents.*")):
+        raise FileNotFoundError(
+            f"{event_dir}: no TensorBoard event files here. Train with the TensorBoard callback first.")
+    accumulator = EventAccumulator(str(event_dir), size_guidance={"tensors": 0})  # 0: keep every step
+    accumulator.Reload()
+    scalars = {}
+    for tag in accumulator.Tags()["tensors"]:  # TF 2 writes scalars as tensors, marked for the scalars plugin
+        if accumulator.SummaryMetadata(tag).plugin_data.plugin_name == "scalars":
+            scalars[tag] = {e.step: float(make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)}
+    return scalars
+
+
+def logged_history(run_dir: str | Path) -> dict[str, list[float]]:
+    """A Keras ``TensorBoard`` callback's run read back in ``History.history``'s format.
+
+    {"loss": [one value per epoch], "accuracy": [...], "val_loss": [...], ...}: ``<run>/train``
+    gives the training metrics, ``<run>/validation`` the ``val_`` ones.
+    """
+    history = {}
+    for folder, prefix in (("train", ""), ("validation", "val_")):
+        for tag, values in logged_scalars(Path(run_dir) / folder).items():
+            if tag.startswith("epoch_"):
+                history[prefix + tag.removeprefix("epoch_")] = [values[step] for step in sorted(values)]
+    return history
+
+
+def sprite_image(thumbnails, thumbnail_size: int) -> np.ndarray:
+    """The projector's sprite: every thumbnail resized to a square, in a square grid, row by row.
+
+    Point ``i`` of the embedding is cell ``i`` (left to right, top to bottom); unused cells stay white.
+    """
+    thumbnails = list(thumbnails)
+    columns = math.ceil(math.sqrt(len(thumbnails)))
+    if columns * thumbnail_size > MAX_SPRITE_SIDE:
+        raise ValueError(f"{len(thumbnails)} thumbnails of {thumbnail_size} pixels make a sprite wider than "
+                         f"{MAX_SPRITE_SIDE} pixels, the projector's limit: use a smaller thumbnail_size.")
+    sprite = np.full((columns * thumbnail_size, columns * thumbnail_size, 3), 255, np.uint8)
+    for i, image in enumerate(thumbnails):
+        row, column = divmod(i, columns)
+        small = Image.fromarray(np.asarray(image, np.uint8)).convert("RGB").resize(
+            (thumbnail_size, thumbnail_size), Image.Resampling.BILINEAR)
+        sprite[row * thumbnail_size:(row + 1) * thumbnail_size,
+               column * thumbnail_size:(column + 1) * thumbnail_size] = np.asarray(small)
+    return sprite
+
+
+def write_projector_run(
+    run_dir: str | Path,
+    embeddings: dict[str, np.ndarray],
+    metadata: dict[str, list],
+    thumbnails=None,
+    thumbnail_size: int = 64,
+) -> Path:
+    """Write a TensorBoard Embedding Projector run: one point per row of each embedding.
+
+    - ``embeddings``: {name: (n, dim) array}; each becomes ``<name>.tsv`` (the projector's tensor
+      format, which https://projector.tensorflow.org can also load), selectable by name in the projector;
+    - ``metadata``: {column: n values}, shared by all embeddings, for labels, search and colours;
+    - ``thumbnails``: n images (any size), drawn in place of the points (the sprite).
+
+    The run is written into a temporary folder beside ``run_dir``, then swapped in: a failure
+    leaves the previous run untouched. Returns ``run_dir``.
+    """
+    from tensorboard.plugins import projector
+
+    run_dir = Path(run_dir)
+    n = _check_projector_inputs(embeddings, metadata, thumbnails)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
+    try:
+        config = projector.ProjectorConfig()
+        for name, values in embeddings.items():
+            np.savetxt(staging / f"{name}.tsv", np.asarray(values, np.float32), fmt="%.9g", delimiter="\t")
+            embedding = config.embeddings.add()
+            embedding.tensor_name = name
+            embedding.tensor_path = f"{name}.tsv"  # paths are relative to the run: the folder can move
+            embedding.tensor_shape.extend(np.shape(values))
+            embedding.metadata_path = METADATA_FILE
+            if thumbnails is not None:
+                embedding.sprite.image_path = SPRITE_FILE
+                embedding.sprite.single_image_dim.extend([thumbnail_size, thumbnail_size])
+        (staging / METADATA_FILE).write_text(_metadata_tsv(metadata, n), encoding="utf-8")
+        if thumbnails is not None:
+            Image.fromarray(sprite_image(thumbnails, thumbnail_size)).save(staging / SPRITE_FILE)
+        projector.visualize_embeddings(str(staging), config)  # writes projector_config.pbtxt
+        _swap_in(staging, run_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return run_dir
+
+
+def _check_projector_inputs(embeddings, metadata, thumbnails) -> int:
+    """The number of points, after checking that every input has one row per point."""
+    if not embeddings:
+        raise ValueError("embeddings is empty: give at least one {name: (n, dim) array}.")
+    sizes = {}
+    for name, values in embeddings.items():
+        if not _SIMPLE_NAME.fullmatch(name):
+            raise ValueError(f"embedding name {name!r}: use letters, digits, '_', '-' and '.' (it names a file).")
+        if np.ndim(values) != 2 or not np.isfinite(values).all():
+            raise ValueError(f"embedding {name!r}: expected a 2-D array of finite numbers (points x features), "
+                             f"got shape {np.shape(values)}.")
+        sizes[f"embedding {name!r}"] = len(values)
+    sizes.update({f"metadata column {column!r}": len(values) for column, values in metadata.items()})
+    if thumbnails is not None:
+        sizes["thumbnails"] = len(thumbnails)
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"every input needs one row per point, got {sizes}.")
+    n = next(iter(sizes.values()))
+    if n == 0:
+        raise ValueError("no points: the embeddings have no rows.")
+    return n
+
+
+def _metadata_tsv(metadata: dict[str, list], n: int) -> str:
+    """The metadata file: a header row (when there are several columns), then one row per point."""
+    if not metadata:
+        return "\n".join(str(i) for i in range(n)) + "\n"  # the projector still wants one row per point
+
+    def cell(value) -> str:  # a tab or line break inside a value would shift every later column
+        return re.sub(r"\s", " ", str(value))
+
+    rows = zip(*metadata.values())
+    lines = ([] if len(metadata) == 1 else ["\t".join(map(cell, metadata))]) + ["\t".join(map(cell, r)) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _swap_in(staging: Path, run_dir: Path) -> None:
+    """Replace ``run_dir`` by the finished ``staging`` folder (both in the same parent folder)."""
+    staging.chmod(0o755)  # mkdtemp makes it private; a run folder is as readable as the rest of outputs/
+    if run_dir.exists():
+        retired = staging.with_name(staging.name + ".old")
+        run_dir.rename(retired)
+        staging.rename(run_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(run_dir)
