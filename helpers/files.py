@@ -1,7 +1,9 @@
-"""Saving without losing: a write that fails or is interrupted leaves the previous file as it was.
+"""Saving without losing, for writers that want a path: a file or a whole folder (a SavedModel).
 
->>> with atomic_write("outputs/cars_svm.npz") as temporary:
-...     np.savez(temporary, ...)          # any writer: a file or a folder (a SavedModel)
+>>> with atomic_output("outputs/cars.keras") as temporary:
+...     model.save(temporary)             # any writer, given a path: a file or a folder
+
+(For writers that take an open file, ``helpers.assets.atomic_write`` yields one.)
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path) -> Iterator[Path]:
+def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write to; when the block succeeds, it replaces ``path``.
 
     The temporary path has ``path``'s own name (writers that check the suffix, such as

@@ -38,8 +38,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from . import images
-from .files import atomic_write
+from . import assets, images
 
 LOGITS = "predictions"  # the logits layer (same name as helpers.features.LOGITS)
 # Version 1 was a joblib pickle; version 2 is arrays + JSON (see the module docstring).
@@ -208,8 +207,12 @@ class PhotoClassifier:
             "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
         }
         arrays = {name: getattr(self.pipeline[step], attribute) for name, (step, attribute) in SAVED_ARRAYS.items()}
-        with atomic_write(path) as temporary, open(temporary, "wb") as file:
-            np.savez(file, metadata=np.array(json.dumps(metadata)), **arrays)  # a str array: no pickle
+        try:
+            with assets.atomic_write(path) as file:
+                np.savez(file, metadata=np.array(json.dumps(metadata)), **arrays)  # a str array: no pickle
+        except OSError as error:  # a full disk, a read-only folder...
+            raise OSError(f"{path}: could not save the classifier ({error.strerror or error}). The previous file, "
+                          f"if any, is unchanged: free some disk space or choose another folder.") from error
         return path
 
     @classmethod

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import backbones
-from .files import atomic_write
+from .files import atomic_output
 
 
 def dense_layer(classifier) -> keras.layers.Dense:
@@ -100,9 +100,9 @@ def export(model: keras.Model, path: str | Path, class_names) -> dict[str, Path]
     """
     path = Path(path)
     files = {"keras": path.with_name(path.name + ".keras"), "saved_model": path.with_name(path.name + "_savedmodel")}
-    with atomic_write(files["keras"]) as temporary:
+    with atomic_output(files["keras"]) as temporary:
         model.save(temporary)
-    with atomic_write(files["saved_model"]) as temporary:
+    with atomic_output(files["saved_model"]) as temporary:
         serving_archive(model, class_names).write_out(temporary, verbose=False)
     return files
 
@@ -115,7 +115,7 @@ def convert_to_tflite(saved_model: str | Path, path: str | Path) -> Path:
     """
     path = Path(path)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default"])
-    with atomic_write(path) as temporary:
+    with atomic_output(path) as temporary:
         temporary.write_bytes(converter.convert())
     return path
 

@@ -1,21 +1,21 @@
-"""helpers.files.atomic_write: a write that fails leaves the previous version as it was, and no debris."""
+"""helpers.files.atomic_output: a write that fails leaves the previous version as it was, and no debris."""
 
 import errno
 import os
 
 import pytest
 
-from helpers.files import atomic_write
+from helpers.files import atomic_output
 
 
 def test_a_file_is_replaced_only_when_complete(tmp_path):
     path = tmp_path / "out" / "model.keras"  # missing folders are made
-    with atomic_write(path) as temporary:
+    with atomic_output(path) as temporary:
         assert temporary.name == "model.keras" and temporary.parent.parent == path.parent
         assert temporary.parent.name.startswith(".")  # hidden while it is being written
         temporary.write_text("first")
         assert not path.exists()
-    with atomic_write(path) as temporary:
+    with atomic_output(path) as temporary:
         temporary.write_text("second")
     assert path.read_text() == "second"
     assert os.listdir(path.parent) == ["model.keras"]
@@ -24,7 +24,7 @@ def test_a_file_is_replaced_only_when_complete(tmp_path):
 def test_a_folder_replaces_a_folder(tmp_path):
     path = tmp_path / "model_savedmodel"
     for version in ("old", "new"):
-        with atomic_write(path) as temporary:
+        with atomic_output(path) as temporary:
             temporary.mkdir()
             (temporary / f"{version}.pb").write_text(version)
     assert os.listdir(path) == ["new.pb"]
@@ -36,7 +36,7 @@ def test_a_failed_write_keeps_the_previous_version(failure, tmp_path):
     path = tmp_path / "cars.tflite"
     path.write_text("good")
     with pytest.raises(type(failure)):
-        with atomic_write(path) as temporary:
+        with atomic_output(path) as temporary:
             temporary.write_text("half of a mod")
             raise failure
     assert path.read_text() == "good"
@@ -52,7 +52,7 @@ def test_a_full_disk_is_an_error_naming_the_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", full_disk)
     with pytest.raises(OSError, match=rf"{path}: could not be written \(No space left on device\).*unchanged"):
-        with atomic_write(path) as temporary:
+        with atomic_output(path) as temporary:
             temporary.write_text("new")
     monkeypatch.undo()
     assert path.read_text() == "good"
@@ -61,14 +61,14 @@ def test_a_full_disk_is_an_error_naming_the_file(tmp_path, monkeypatch):
 
 def test_writing_nothing_is_an_error(tmp_path):
     with pytest.raises(OSError, match="could not be written"):
-        with atomic_write(tmp_path / "model.keras"):
+        with atomic_output(tmp_path / "model.keras"):
             pass
     assert os.listdir(tmp_path) == []
 
 
 def test_two_writers_never_share_a_temporary(tmp_path):
     path = tmp_path / "cars_svm.npz"
-    with atomic_write(path) as first, atomic_write(path) as second:
+    with atomic_output(path) as first, atomic_output(path) as second:
         assert first != second
         first.write_text("one")
         second.write_text("two")
