@@ -9,6 +9,8 @@ Modules (each readable in a minute):
 - :mod:`helpers.features`  -- photos to backbone features, batched and cached
 - :mod:`helpers.plots`     -- image grids, top-k bar charts, training curves
 - :mod:`helpers.canned`    -- estimator-like one-line Keras classifiers (notebook 1)
-- :mod:`helpers.svm_classifier` -- a linear SVM on backbone features, saved and reloaded (notebook 3)
+- :mod:`helpers.svm_classifier` -- a linear SVM on backbone features, saved as arrays + JSON (notebook 3)
+- :mod:`helpers.svm_export` -- that classifier as one TensorFlow model: .keras, SavedModel, TFLite (notebook 3)
+- :mod:`helpers.files`     -- write a file or a folder under a temporary name, then rename it
 - :mod:`helpers.bundle`    -- ``python -m helpers.bundle FOLDER``: an offline asset folder for workshops
 """
