@@ -83,7 +83,7 @@ BACKBONES = {
         intermediate_layer="block_12_add",
         fine_tune_from="block_16_expand",
         tfhub_handle="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
-        memory_gib=1.6,
+        memory_gib=1.8,
     ),
 }
 
