@@ -48,6 +48,8 @@ class Backbone:
     intermediate_layer: str  # a mid-depth block, for "which layer?" comparisons
     fine_tune_from: str  # first layer of the top block to unfreeze when fine-tuning
     tfhub_handle: str  # the same network as a TF Hub image feature-vector module
+    pooled_width: int  # values per photo at POOLED (the backbone's last feature maps, averaged)
+    intermediate_width: int  # ... and at intermediate_layer (its feature maps' channels)
     # Peak memory of the course's heaviest notebook on a CPU, rounded up (tests/benchmark.py measures
     # it; tests/test_default_backbone.py fails if a notebook needs more): the setup cell warns below it.
     memory_gib: float
@@ -56,6 +58,13 @@ class Backbone:
         """uint8 RGB images -> float32 model input, with the application's own preprocessing."""
         # astype copies: Keras' preprocess_input works in place on float arrays.
         return self.preprocess_input(np.asarray(images).astype("float32"))
+
+    def feature_width(self, layer: str) -> int:
+        """Values per photo that ``featurize`` gives at ``layer``: the course's three layers only."""
+        widths = {LOGITS: 1000, POOLED: self.pooled_width, self.intermediate_layer: self.intermediate_width}
+        if layer not in widths:
+            raise ValueError(f"Unknown layer {layer!r} for {self.title}; choose one of {list(widths)}.")
+        return widths[layer]
 
 
 BACKBONES = {
@@ -70,6 +79,8 @@ BACKBONES = {
         intermediate_layer="mixed7",
         fine_tune_from="mixed9",
         tfhub_handle="https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5",
+        pooled_width=2048,
+        intermediate_width=768,
         memory_gib=3.0,
     ),
     "mobilenet_v2": Backbone(
@@ -83,6 +94,8 @@ BACKBONES = {
         intermediate_layer="block_12_add",
         fine_tune_from="block_16_expand",
         tfhub_handle="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
+        pooled_width=1280,
+        intermediate_width=96,
         memory_gib=1.8,
     ),
 }

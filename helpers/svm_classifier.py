@@ -6,8 +6,8 @@ default the backbone's 1000 ImageNet logits) and a scikit-learn pipeline
 
 >>> accuracy = leave_one_out_accuracy(features, labels)       # honest, even with 20 photos
 >>> classifier = PhotoClassifier.fit(features, labels, class_names, backbone="mobilenet_v2")
->>> classifier.save("outputs/cars.joblib")
->>> classifier = PhotoClassifier.load("outputs/cars.joblib")
+>>> classifier.save("outputs/cars_svm.npz")
+>>> classifier = PhotoClassifier.load("outputs/cars_svm.npz")
 >>> classifier.predict_photo("new_car.jpg")                   # Prediction(path, label, distance)
 >>> for prediction in classifier.stream_predictions("incoming/"):   # one photo at a time
 ...     print(prediction)
@@ -15,25 +15,34 @@ default the backbone's 1000 ImageNet logits) and a scikit-learn pipeline
 Photos are featurized with :func:`helpers.features.featurize` (cached on disk) using
 the backbone and layer saved with the classifier. The featurizer can be swapped
 (``featurizer=``), which is how the unit tests run without any network.
+
+A classifier file is data, never code: the fitted pipeline's arrays (the scaler's mean
+and scale, the SVM's coefficients and intercept) in a NumPy ``.npz`` file read with
+``allow_pickle=False``, plus JSON metadata (class names, backbone, layer, versions).
+Loading a pickle (joblib) file can run any code its author put in it, so such files
+are refused unopened.
 """
 
 from __future__ import annotations
 
+import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-import joblib
 import numpy as np
+import sklearn
 from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from . import images
+from . import assets, images
 
 LOGITS = "predictions"  # the logits layer (same name as helpers.features.LOGITS)
-FILE_FORMAT = "going-deeper/svm-classifier/1"
+# Version 1 was a joblib pickle; version 2 is arrays + JSON (see the module docstring).
+FILE_FORMAT = "going-deeper/svm-classifier/2"
 
 
 def make_pipeline(C: float = 1.0, random_state: int = 42) -> Pipeline:
@@ -92,7 +101,7 @@ class Prediction(NamedTuple):
 
 
 def _featurize(paths, layers, backbone, progress):
-    from . import features  # imported here: it loads TensorFlow, which fitting never needs
+    from . import features  # imported here: it loads TensorFlow, which leave-one-out never needs
 
     return features.featurize(paths, layers=layers, backbone=backbone, progress=progress)
 
@@ -111,17 +120,27 @@ class PhotoClassifier:
     @classmethod
     def fit(cls, features, labels, class_names, backbone: str, layer: str = LOGITS,
             **pipeline_options) -> "PhotoClassifier":
-        """Fit :func:`make_pipeline` on ``features`` with integer ``labels`` (indices into ``class_names``)."""
-        labels = np.asarray(labels)
-        if len(np.unique(labels)) < 2:
-            raise ValueError("A classifier needs photos of at least two classes.")
-        pipeline = make_pipeline(**pipeline_options).fit(np.asarray(features), labels)
-        return cls(pipeline, list(class_names), backbone, layer)
+        """Fit :func:`make_pipeline` on ``features`` with integer ``labels`` (indices into ``class_names``).
+
+        Mistakes that would otherwise surface only at prediction time fail here, with a
+        ValueError: a label that names no class, a class without photos (two classes at
+        least), or features of another layer or backbone than ``layer`` of ``backbone``.
+        """
+        features, labels, class_names = np.asarray(features), np.asarray(labels), list(class_names)
+        _check_training_data(features, labels, class_names, backbone, layer)
+        pipeline = make_pipeline(**pipeline_options).fit(features, labels)
+        return cls(pipeline, class_names, backbone, layer)
 
     # --- from features -------------------------------------------------------------
     def decision_values(self, features) -> np.ndarray:
         """The SVM's raw scores: shape (n,) for two classes (positive = class_names[1]), else (n, k)."""
         return self.pipeline.decision_function(np.atleast_2d(features))
+
+    def class_scores(self, features) -> np.ndarray:
+        """One score per class, shape (n, len(class_names)), the highest wins: the decision
+        values, with one score s for two classes spread as (-s, +s). The exported model gives these."""
+        scores = self.decision_values(features)
+        return np.stack([-scores, scores], axis=1) if scores.ndim == 1 else scores
 
     def predict_features(self, features, paths=None) -> list[Prediction]:
         """A :class:`Prediction` per row of ``features`` (``paths`` only label the results)."""
@@ -174,28 +193,170 @@ class PhotoClassifier:
                 prediction = Prediction(Path(path), None, float("nan"), str(error))
             yield prediction
 
-    # --- saving --------------------------------------------------------------------
+    # --- saving: arrays and JSON, never a pickle --------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Save the fitted pipeline with its class names, backbone and layer (joblib file)."""
+        """Save the classifier as one ``.npz`` file: the pipeline's arrays plus JSON metadata.
+
+        The file is written under a temporary name beside ``path``, then renamed: a save
+        interrupted by a full disk or Ctrl-C leaves the previous file at ``path`` intact.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(
-            {"format": FILE_FORMAT, "pipeline": self.pipeline, "class_names": self.class_names,
-             "backbone": self.backbone, "layer": self.layer},
-            path,
-        )
+        metadata = {
+            "format": FILE_FORMAT, "class_names": self.class_names, "backbone": self.backbone,
+            "layer": self.layer, "C": float(self.pipeline["svm"].C),
+            "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
+        }
+        arrays = {name: getattr(self.pipeline[step], attribute) for name, (step, attribute) in SAVED_ARRAYS.items()}
+        try:
+            with assets.atomic_write(path) as file:
+                np.savez(file, metadata=np.array(json.dumps(metadata)), **arrays)  # a str array: no pickle
+        except OSError as error:  # a full disk, a read-only folder...
+            raise OSError(f"{path}: could not save the classifier ({error.strerror or error}). The previous file, "
+                          f"if any, is unchanged: free some disk space or choose another folder.") from error
         return path
 
     @classmethod
     def load(cls, path: str | Path, featurizer: Callable | None = None) -> "PhotoClassifier":
-        """Load a classifier saved by :meth:`save`.
+        """Load a classifier saved by :meth:`save`, after checking everything in the file.
 
-        Like any pickle, a joblib file can run code when loaded: only load files you trust.
+        Nothing in the file is ever run: it is read with ``allow_pickle=False``, and pickle
+        (joblib) files, such as those of older versions of the course, are refused unopened.
+        Any problem raises one :class:`ClassifierFileError` that names the file and says what to do.
         """
-        saved = joblib.load(path)
-        if not isinstance(saved, dict) or saved.get("format") != FILE_FORMAT:
-            raise ValueError(f"{path}: not a classifier saved by PhotoClassifier.save().")
-        classifier = cls(saved["pipeline"], saved["class_names"], saved["backbone"], saved["layer"])
+        path = Path(path)
+        metadata, arrays = _read_classifier_file(path)
+        try:
+            pipeline = _check_saved_classifier(metadata, arrays)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ClassifierFileError(
+                f"{path}: not a classifier this version of the course can use ({_reason(error)}). "
+                f"Re-create it: fit the classifier again and save it with PhotoClassifier.save()."
+            ) from None
+        classifier = cls(pipeline, metadata["class_names"], metadata["backbone"], metadata["layer"])
         if featurizer is not None:
             classifier.featurizer = featurizer
         return classifier
+
+
+class ClassifierFileError(ValueError):
+    """A classifier file could not be loaded; the message names it and says what to do."""
+
+
+# What a classifier file holds: array name -> (pipeline step, fitted attribute). These are the
+# attributes that StandardScaler.transform and LinearSVC.decision_function read, so a loaded
+# pipeline computes exactly the decision values of the one that was saved.
+SAVED_ARRAYS = {
+    "scaler_mean": ("scale", "mean_"),
+    "scaler_scale": ("scale", "scale_"),
+    "svm_coef": ("svm", "coef_"),
+    "svm_intercept": ("svm", "intercept_"),
+    "svm_classes": ("svm", "classes_"),
+}
+MAX_FILE_BYTES = 256 * 2**20  # far above any real classifier; stops a zip bomb before it is read
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+def _backbone(name):
+    """The backbone called ``name``: a classifier names its own (never the default)."""
+    from . import backbones  # imported here: it loads TensorFlow, which leave-one-out never needs
+
+    if not name or not isinstance(name, str):
+        raise ValueError(f"no backbone named; choose one of {sorted(backbones.BACKBONES)}")
+    return backbones.get_backbone(name)
+
+
+def _check_training_data(features, labels, class_names, backbone, layer) -> None:
+    if len(set(class_names)) != len(class_names):
+        raise ValueError(f"class_names has duplicates: {class_names}. Give each class once.")
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be class numbers (integers), one per photo; got {labels.dtype} "
+                         f"values of shape {labels.shape}.")
+    if features.ndim != 2 or len(features) != len(labels):
+        raise ValueError(f"features must have one row per photo: got shape {features.shape} for "
+                         f"{len(labels)} labels.")
+    strangers = sorted(set(labels[(labels < 0) | (labels >= len(class_names))].tolist()))
+    if strangers:
+        raise ValueError(f"labels {strangers} name no class: a label is an index into class_names "
+                         f"{class_names}, so it must be in range({len(class_names)}).")
+    if len(np.unique(labels)) < 2:
+        raise ValueError("A classifier needs photos of at least two classes.")
+    empty = [name for label, name in enumerate(class_names) if not np.any(labels == label)]
+    if empty:
+        raise ValueError(f"no photos of {empty}: every class in class_names needs photos (or leave it out).")
+    spec = _backbone(backbone)
+    width = spec.feature_width(layer)
+    if features.shape[1] != width:
+        raise ValueError(f"features have {features.shape[1]} values per photo, but {spec.title}'s layer "
+                         f"{layer!r} gives {width}: featurize the photos with backbone={backbone!r} "
+                         f"and that layer.")
+    if not np.all(np.isfinite(features)):
+        raise ValueError("features contain NaN or infinite values: featurize the photos again.")
+
+
+def _read_classifier_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The file's metadata and arrays, read without ever unpickling (or a ClassifierFileError)."""
+    remedy = "Save the classifier again with PhotoClassifier.save(), or copy the file again."
+    try:
+        with open(path, "rb") as file:
+            head = file.read(2)
+        is_npz = zipfile.is_zipfile(path)
+    except OSError as error:
+        raise ClassifierFileError(f"{path}: cannot be read ({error.strerror or error}). Check the path.") from None
+    if not is_npz:
+        if head.startswith(b"\x80") or path.suffix.lower() in PICKLE_SUFFIXES:
+            raise ClassifierFileError(
+                f"{path}: a pickle file (the joblib format of older versions of the course, or another "
+                f"pickle). It was not opened: loading a pickle runs any code its author put in it. "
+                f"Re-create the classifier: fit it again and save it with PhotoClassifier.save(), "
+                f"which writes plain arrays (.npz).")
+        what = "a damaged .npz archive (cut short?)" if head == b"PK" else "not an .npz archive"
+        raise ClassifierFileError(f"{path}: not a classifier file ({what}). {remedy}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if sum(member.file_size for member in archive.infolist()) > MAX_FILE_BYTES:
+                raise ValueError(f"it unpacks to more than {MAX_FILE_BYTES // 2**20} MiB")
+        with np.load(path, allow_pickle=False) as saved:  # an object (pickled) array raises here
+            arrays = {name: saved[name] for name in saved.files}
+        metadata = json.loads(str(arrays.pop("metadata")))
+        if not isinstance(metadata, dict):
+            raise ValueError("its metadata is not a JSON object")
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise ClassifierFileError(f"{path}: damaged or not a classifier file ({_reason(error)}). {remedy}") from None
+    return metadata, arrays
+
+
+def _check_saved_classifier(metadata: dict, arrays: dict) -> Pipeline:
+    """Check a saved classifier's metadata and arrays together; return its fitted pipeline."""
+    if metadata.get("format") != FILE_FORMAT:
+        raise ValueError(f"its format is {metadata.get('format')!r}, this version reads {FILE_FORMAT!r}")
+    class_names = metadata["class_names"]
+    if (not isinstance(class_names, list) or len(class_names) < 2 or len(set(class_names)) != len(class_names)
+            or not all(isinstance(name, str) for name in class_names)):
+        raise ValueError(f"class_names must be two or more different names, not {class_names!r}")
+    width = _backbone(metadata["backbone"]).feature_width(metadata["layer"])
+    scores = 1 if len(class_names) == 2 else len(class_names)  # LinearSVC: one score for two classes
+    shapes = {"scaler_mean": (width,), "scaler_scale": (width,), "svm_coef": (scores, width),
+              "svm_intercept": (scores,), "svm_classes": (len(class_names),)}
+    for name, shape in shapes.items():
+        array = arrays[name]
+        if not isinstance(array, np.ndarray) or array.shape != shape:
+            raise ValueError(f"{name} should be an array of shape {shape}")
+        if name != "svm_classes" and not (array.dtype == np.float64 and np.all(np.isfinite(array))):
+            raise ValueError(f"{name} should hold finite float64 values")
+    if not np.all(arrays["scaler_scale"] > 0):
+        raise ValueError("scaler_scale should be positive")
+    if not np.array_equal(arrays["svm_classes"], np.arange(len(class_names))):
+        raise ValueError(f"svm_classes should be the class numbers 0..{len(class_names) - 1}")
+    C = metadata["C"]
+    if not isinstance(C, (int, float)) or not C > 0:
+        raise ValueError(f"C should be a positive number, not {C!r}")
+    pipeline = make_pipeline(C=C)
+    for name, (step, attribute) in SAVED_ARRAYS.items():
+        setattr(pipeline[step], attribute, arrays[name])
+    pipeline["scale"].n_features_in_ = pipeline["svm"].n_features_in_ = width
+    return pipeline
+
+
+def _reason(error: Exception) -> str:
+    """An exception as a short reason: a missing key is named as such."""
+    return f"{error.args[0]!r} is missing" if isinstance(error, KeyError) else str(error)

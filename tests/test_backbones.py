@@ -59,6 +59,11 @@ def test_multi_layer_model_pools_every_layer(untrained):
     assert outputs["predictions"].shape == (1, 1000)
     assert outputs["pooled"].shape == (1, EXPECTED[backbone.name][1])
     assert outputs[backbone.intermediate_layer].ndim == 2  # feature map pooled to a vector
+    # the widths the classifier checks features against (helpers.svm_classifier) are the real ones
+    assert {layer: outputs[layer].shape[1] for layer in layers} == {
+        layer: backbone.feature_width(layer) for layer in layers}
+    with pytest.raises(ValueError, match=f"Unknown layer 'conv1' for {backbone.title}"):
+        backbone.feature_width("conv1")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

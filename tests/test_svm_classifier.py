@@ -1,4 +1,4 @@
-"""Unit tests of helpers.svm_classifier on tiny synthetic features: no network, no TensorFlow."""
+"""Unit tests of helpers.svm_classifier on small synthetic features: no network, no model is built."""
 
 from pathlib import Path
 
@@ -15,16 +15,17 @@ from helpers.svm_classifier import (
     make_pipeline,
 )
 
-DIM = 30
+BACKBONE = "mobilenet_v2"  # a real backbone name: fit and load check features against its layers
+DIM = 1000  # the width of its logits layer, the default
 
 
 def blobs(n_per_class=6, n_classes=2, seed=0):
-    """Well separated clusters: class c is shifted by +3 in coordinates 5c to 5c+4."""
+    """Well separated clusters: class c is shifted by +3 in coordinates 50c to 50c+49."""
     rng = np.random.default_rng(seed)
     features, labels = [], []
     for c in range(n_classes):
         centre = np.zeros(DIM)
-        centre[5 * c : 5 * c + 5] = 3.0
+        centre[50 * c : 50 * c + 50] = 3.0  # 50 of the 1000: enough signal to stand out of the noise
         features.append(centre + rng.normal(size=(n_per_class, DIM)))
         labels += [c] * n_per_class
     return np.vstack(features), np.array(labels)
@@ -60,7 +61,7 @@ def write_photos(folder: Path, names) -> list[Path]:
 @pytest.fixture
 def fitted():
     features, labels = blobs()
-    return PhotoClassifier.fit(features, labels, ["Classic", "Modern"], backbone="fakenet"), features, labels
+    return PhotoClassifier.fit(features, labels, ["Classic", "Modern"], backbone=BACKBONE), features, labels
 
 
 def test_pipeline_is_scaler_then_linear_svm_and_deterministic():
@@ -101,7 +102,7 @@ def test_two_class_predictions_use_signed_scores(fitted):
 
 def test_more_than_two_classes():
     features, labels = blobs(n_classes=3)
-    classifier = PhotoClassifier.fit(features, labels, ["a", "b", "c"], backbone="fakenet")
+    classifier = PhotoClassifier.fit(features, labels, ["a", "b", "c"], backbone=BACKBONE)
     predictions = classifier.predict_features(features, paths=[f"{i}.jpg" for i in range(len(labels))])
     assert [p.label for p in predictions] == [["a", "b", "c"][c] for c in labels]
     np.testing.assert_allclose([p.distance for p in predictions], classifier.decision_values(features).max(axis=1))
@@ -111,7 +112,7 @@ def test_more_than_two_classes():
 def test_fit_needs_two_classes():
     features, _ = blobs()
     with pytest.raises(ValueError, match="two classes"):
-        PhotoClassifier.fit(features, np.zeros(len(features), int), ["only"], backbone="fakenet")
+        PhotoClassifier.fit(features, np.zeros(len(features), int), ["only"], backbone=BACKBONE)
 
 
 def test_save_load_round_trip_predicts_photos_identically(fitted, tmp_path):
@@ -120,22 +121,14 @@ def test_save_load_round_trip_predicts_photos_identically(fitted, tmp_path):
     featurizer = FakeFeaturizer({p.name: f for p, f in zip(paths, features)})
     classifier.featurizer = featurizer
 
-    saved = classifier.save(tmp_path / "models" / "cars.joblib")
+    saved = classifier.save(tmp_path / "models" / "cars_svm.npz")
     reloaded = PhotoClassifier.load(saved, featurizer=featurizer)
 
-    assert (reloaded.class_names, reloaded.backbone, reloaded.layer) == (["Classic", "Modern"], "fakenet", "predictions")
+    assert (reloaded.class_names, reloaded.backbone, reloaded.layer) == (["Classic", "Modern"], BACKBONE, "predictions")
     assert_same_predictions(reloaded.predict_photos(paths), classifier.predict_photos(paths))
-    assert featurizer.calls[-1] == ([p.name for p in paths], ("predictions",), "fakenet")
+    assert featurizer.calls[-1] == ([p.name for p in paths], ("predictions",), BACKBONE)
     assert_same_predictions([reloaded.predict_photo(paths[0])], reloaded.predict_photos(paths)[:1])
     assert reloaded.predict_photos([]) == []
-
-
-def test_load_rejects_other_files(tmp_path):
-    import joblib
-
-    joblib.dump({"something": "else"}, tmp_path / "other.joblib")
-    with pytest.raises(ValueError, match="not a classifier"):
-        PhotoClassifier.load(tmp_path / "other.joblib")
 
 
 def test_stream_predictions_goes_file_by_file_and_skips_junk(fitted, tmp_path):

@@ -1,0 +1,84 @@
+"""helpers.svm_export: the classifier as one Dense layer, and as one model exported for TF Serving and phones."""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import assets, svm_export
+from helpers.svm_classifier import PhotoClassifier
+from test_svm_classifier import BACKBONE, blobs
+
+# model.save() (Keras 3.15) converts TensorFlow variables with np.array(x), which NumPy 2 warns about
+# once per weight: Keras's business, not this course's (notebooks do not show DeprecationWarnings).
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+needs_assets = pytest.mark.skipif(not os.environ.get(assets.OFFLINE_ENV), reason="needs the offline asset folder")
+TOLERANCE = 1e-3  # the same as notebook 3's check: float32 models against scikit-learn's float64
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_scaler_and_svm_are_exactly_one_dense_layer(n_classes):
+    features, labels = blobs(n_classes=n_classes)
+    classifier = PhotoClassifier.fit(features, labels, ["a", "b", "c"][:n_classes], backbone=BACKBONE)
+    layer = svm_export.dense_layer(classifier)
+    new_photos = np.random.default_rng(1).normal(size=(5, features.shape[1])) * 3
+    for x in (features, new_photos):
+        scores = keras.ops.convert_to_numpy(layer(x.astype("float32")))
+        assert scores.shape == (len(x), n_classes)
+        np.testing.assert_allclose(scores, classifier.class_scores(x), rtol=1e-5, atol=1e-5)  # float32 rounding
+        assert [p.label for p in classifier.predict_features(x)] == [classifier.class_names[i] for i in scores.argmax(1)]
+
+
+@pytest.fixture(scope="module")
+def cars_exported(tmp_path_factory):
+    """The course's cars classifier on MobileNetV2, exported, with the 7 unlabelled photos."""
+    from helpers import features, images
+
+    cars = images.load_image_folder(assets.fetch_folder("images/cars"))
+    logits = features.featurize(cars.paths + cars.unlabelled, backbone=BACKBONE, progress=False)[features.LOGITS]
+    classifier = PhotoClassifier.fit(logits[:20], cars.labels, cars.class_names, backbone=BACKBONE)
+    folder = tmp_path_factory.mktemp("export")
+    files = svm_export.export(svm_export.photo_model(classifier), folder / "cars_svm", classifier.class_names)
+    keras.backend.clear_session()
+    files["tflite"] = svm_export.convert_to_tflite(files["saved_model"], folder / "cars_svm.tflite")
+    pixels = images.load_batch(cars.unlabelled, 224)
+    expected = classifier.class_scores(logits[20:]), [p.label for p in classifier.predict_features(logits[20:])]
+    return files, pixels, expected
+
+
+@needs_assets
+def test_saved_model_and_tflite_agree_with_photo_classifier(cars_exported):
+    files, pixels, (scores, labels) = cars_exported
+    serve = tf.saved_model.load(str(files["saved_model"])).signatures["serving_default"]
+    assert {name: (spec.dtype, spec.shape.as_list()) for name, spec in serve.structured_input_signature[1].items()} == {
+        "pixels": (tf.uint8, [None, 224, 224, 3])}
+    served = serve(pixels=tf.constant(pixels))
+    on_phone = svm_export.tflite_predict(files["tflite"], pixels)
+    for exported_scores, exported_labels in [(served["scores"].numpy(), [s.decode() for s in served["label"].numpy()]),
+                                             (on_phone["scores"], on_phone["label"].tolist())]:
+        assert exported_labels == labels
+        np.testing.assert_allclose(exported_scores, scores, rtol=TOLERANCE, atol=TOLERANCE)
+
+
+@needs_assets
+def test_keras_file_reloads_the_same_model(cars_exported):
+    files, pixels, (scores, _) = cars_exported
+    model = keras.models.load_model(files["keras"])  # safe_mode: no code in the file
+    assert model.input.dtype == "uint8"
+    np.testing.assert_allclose(model.predict(pixels, verbose=0), scores, rtol=TOLERANCE, atol=TOLERANCE)
+    assert sorted(p.name for p in files["keras"].parent.iterdir()) == [
+        "cars_svm.keras", "cars_svm.tflite", "cars_svm_savedmodel"]  # no temporary left behind
+
+
+def test_preprocessing_layer_is_the_backbones_own():
+    from helpers import backbones
+
+    for backbone in backbones.BACKBONES.values():
+        svm_export.preprocessing_layer(backbone)  # raises if Rescaling(1/127.5, -1) is not its preprocessing
+    wrong = dataclasses.replace(backbones.BACKBONES["mobilenet_v2"],
+                                preprocess_input=keras.applications.resnet50.preprocess_input)
+    with pytest.raises(ValueError, match="does not scale pixels"):
+        svm_export.preprocessing_layer(wrong)
