@@ -96,7 +96,7 @@ BACKBONES = {
         tfhub_handle="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
         pooled_width=1280,
         intermediate_width=96,
-        memory_gib=1.6,
+        memory_gib=1.8,
     ),
 }
 

@@ -54,8 +54,3 @@ def test_ends_with_an_exercise_and_a_hidden_solution(notebook):
         c.metadata.get("jupyter", {}).get("source_hidden") for c in code_cells(notebook))
     assert hidden, "the exercise solution is not hidden"
 
-
-def test_heading_states_the_run_time_on_the_default_backbone(notebook):
-    """Presenters plan with it (the figures come from tests/benchmark.py, see the README)."""
-    heading = notebook.cells[0].source
-    assert "Run time" in heading and "Inception V3" in heading, "the first cell should state the run time"
