@@ -22,12 +22,13 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import types
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from . import files
 
 HEADLESS_ENV = "GOING_DEEPER_HEADLESS"
 LIGHT_TENSORBOARD = "going-deeper-tensorboard"  # the console script of main(), below (pyproject.toml)
@@ -174,9 +175,8 @@ def write_projector_run(
 
     run_dir = Path(run_dir)
     n = _check_projector_inputs(embeddings, metadata, thumbnails)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
-    try:
+    with files.atomic_output(run_dir) as staging:  # a failure leaves the previous run untouched
+        staging.mkdir()
         config = projector.ProjectorConfig()
         for name, values in embeddings.items():
             np.savetxt(staging / f"{name}.tsv", np.asarray(values, np.float32), fmt="%.9g", delimiter="\t")
@@ -192,10 +192,6 @@ def write_projector_run(
         if thumbnails is not None:
             Image.fromarray(sprite_image(thumbnails, thumbnail_size)).save(staging / SPRITE_FILE)
         projector.visualize_embeddings(str(staging), config)  # writes projector_config.pbtxt
-        _swap_in(staging, run_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return run_dir
 
 
@@ -234,14 +230,3 @@ def _metadata_tsv(metadata: dict[str, list], n: int) -> str:
     lines = ([] if len(metadata) == 1 else ["\t".join(map(cell, metadata))]) + ["\t".join(map(cell, r)) for r in rows]
     return "\n".join(lines) + "\n"
 
-
-def _swap_in(staging: Path, run_dir: Path) -> None:
-    """Replace ``run_dir`` by the finished ``staging`` folder (both in the same parent folder)."""
-    staging.chmod(0o755)  # mkdtemp makes it private; a run folder is as readable as the rest of outputs/
-    if run_dir.exists():
-        retired = staging.with_name(staging.name + ".old")
-        run_dir.rename(retired)
-        staging.rename(run_dir)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(run_dir)
