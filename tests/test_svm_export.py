@@ -67,7 +67,8 @@ def test_saved_model_and_tflite_agree_with_photo_classifier(cars_exported):
 def test_keras_file_reloads_the_same_model(cars_exported):
     files, pixels, (scores, _) = cars_exported
     model = keras.models.load_model(files["keras"])  # safe_mode: no code in the file
-    assert model.input.dtype == "uint8"
+    # `model.inputs`, not `model.input`: a reloaded model's `input` is a one-item list on Keras 3.10
+    assert [tensor.dtype for tensor in model.inputs] == ["uint8"]
     np.testing.assert_allclose(model.predict(pixels, verbose=0), scores, rtol=TOLERANCE, atol=TOLERANCE)
     assert sorted(p.name for p in files["keras"].parent.iterdir()) == [
         "cars_svm.keras", "cars_svm.tflite", "cars_svm_savedmodel"]  # no temporary left behind
