@@ -60,14 +60,18 @@ def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None
             ax.plot(epochs, history[metric], color=color, label=f"{run} (train)")
             if f"val_{metric}" in history:
                 ax.plot(epochs, history[f"val_{metric}"], "--", color=color, label=f"{run} (validation)")
+    # Accuracy: zoom to the curves (a 0-1 axis squashes 97% vs 99% into one line), never past 0 or 1.
+    low, high = axes[0].get_ylim()
+    axes[0].set_ylim(max(low, 0), min(high, 1.02))
     for ax, metric in zip(axes, ["accuracy", "loss"]):
         if fine_tune_epoch is not None:
             ax.axvline(fine_tune_epoch + 0.5, color="gray", linestyle=":")
-            ax.text(fine_tune_epoch + 0.6, ax.get_ylim()[1], "start fine-tuning", va="top", fontsize=8, color="gray")
+            # the label sits just above the axes (x in epochs, y in axes units), never over a curve
+            ax.text(fine_tune_epoch + 0.5, 1.01, "start fine-tuning", transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=8, color="gray")
         ax.set_xlabel("epoch")
-        ax.set_title(metric)
+        ax.set_title(metric, pad=16 if fine_tune_epoch is not None else 6)  # room for the label
         ax.grid(alpha=0.3)
-    axes[0].set_ylim(0, 1.05)
     handles, labels = axes[0].get_legend_handles_labels()  # below the panels: never over a curve
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))

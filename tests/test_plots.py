@@ -45,3 +45,19 @@ def test_training_curves_two_panels_and_fine_tuning_marker():
     assert any("fine-tuning" in t.get_text() for t in loss.texts)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [
         "transfer (train)", "transfer (validation)", "scratch (train)"]
+
+
+def test_fine_tuning_label_sits_above_the_curves():
+    history = {"accuracy": [0.5, 1.0, 1.0], "loss": [1.0, 0.1, 0.0]}
+    fig = plots.plot_training_curves({"transfer": history}, fine_tune_epoch=1)
+    for ax in fig.axes:
+        (label,) = [t for t in ax.texts if "fine-tuning" in t.get_text()]
+        assert label.get_position()[1] >= 1 and label.get_transform() == ax.get_xaxis_transform()  # above the axes
+
+
+def test_accuracy_axis_zooms_to_the_curves():
+    history = {"accuracy": [0.95, 0.97, 0.98], "val_accuracy": [0.96, 0.975, 0.978], "loss": [0.2, 0.1, 0.05]}
+    low, high = plots.plot_training_curves({"dnn": history}).axes[0].get_ylim()
+    assert 0.9 < low < 0.95 and 0.98 < high <= 1.02
+    low, high = plots.plot_training_curves({"bad": {"accuracy": [0.0, 1.0], "loss": [1.0, 0.0]}}).axes[0].get_ylim()
+    assert (low, high) == (0, 1.02)  # the margins never go below 0 or far above 1
