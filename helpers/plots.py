@@ -6,6 +6,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
 
 def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, colors=None):
@@ -76,3 +77,45 @@ def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
+
+
+def spread_out(points, min_distance: float = 1.0, steps: int = 500) -> np.ndarray:
+    """Positions close to ``points`` (n, 2) but at least about ``min_distance`` apart.
+
+    For thumbnails or labels that would pile up: each step pushes every pair that is
+    too close apart, half the overlap each, along the line between them.
+    """
+    positions = np.array(points, dtype=float)
+    # exact copies have no line between them: nudge them apart first (deterministically)
+    positions += np.random.default_rng(0).normal(scale=1e-3 * min_distance, size=positions.shape)
+    for _ in range(steps):
+        offsets = positions[:, None] - positions[None]  # (n, n, 2): from each point to each other one
+        distances = np.linalg.norm(offsets, axis=-1)
+        np.fill_diagonal(distances, np.inf)
+        overlap = np.clip(min_distance - distances, 0, None)
+        if overlap.max() < 1e-3 * min_distance:
+            break
+        positions += (offsets / distances[..., None] * overlap[..., None] / 2).sum(axis=1)
+    return positions
+
+
+def thumbnail_map(ax, coordinates, thumbnails, frame_colors, zoom: float = 0.22):
+    """Draw each thumbnail at its 2-D coordinates; thumbnails that would overlap are moved apart,
+    with a dot at the true position and a line to the thumbnail."""
+    coordinates = np.asarray(coordinates, dtype=float)
+    ax.scatter(*coordinates.T, s=12, c=frame_colors, zorder=3)  # also sets the axis limits
+    ax.margins(0.12)
+    ax.figure.canvas.draw()  # the axes' final size in pixels, to measure thumbnails in data units
+    width_px, height_px = ax.get_window_extent().size
+    thumbnail_px = max(np.shape(t)[0] for t in thumbnails) * zoom * ax.figure.dpi / 72  # OffsetImage scales by dpi
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    # in units of one thumbnail (plus a small gap): the thumbnails must be 1 apart
+    unit = np.array([(x1 - x0) / width_px, (y1 - y0) / height_px]) * thumbnail_px * 1.15
+    spread = spread_out(coordinates / unit) * unit
+    for thumbnail, xy, box_xy, color in zip(thumbnails, coordinates, spread, frame_colors):
+        ax.add_artist(AnnotationBbox(
+            OffsetImage(thumbnail, zoom=zoom), xy, xybox=box_xy, pad=0.15,
+            bboxprops=dict(edgecolor=color, linewidth=2), arrowprops=dict(arrowstyle="-", color=color, linewidth=1)))
+    ax.update_datalim(spread)
+    ax.autoscale_view()
+    return spread
