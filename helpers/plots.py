@@ -7,6 +7,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+from matplotlib.ticker import MaxNLocator
 
 
 def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, colors=None):
@@ -71,6 +72,7 @@ def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None
             ax.text(fine_tune_epoch + 0.5, 1.01, "start fine-tuning", transform=ax.get_xaxis_transform(),
                     ha="center", va="bottom", fontsize=8, color="gray")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs: no "epoch 2.5"
         ax.set_title(metric, pad=16 if fine_tune_epoch is not None else 6)  # room for the label
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()  # below the panels: never over a curve
