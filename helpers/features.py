@@ -106,7 +106,9 @@ def _compute_and_store(spec, layers, paths, digests, folder, batch_size, progres
     """Run the model on ``paths``; return ``{(layer, digest): features}``, caching them when the disk lets us."""
     model = _feature_model(spec.name, layers, folder.name)
     rows, writable = {}, True
-    with tqdm(total=len(paths), desc=f"{spec.title} features", unit="img", disable=not progress) as bar:
+    # delay: the bar is first drawn after a batch is done (none at all for work under a second), so a
+    # notebook saved or shown statically never keeps a bar stuck at 0% (its text is frozen when drawn)
+    with tqdm(total=len(paths), desc=f"{spec.title} features", unit="img", disable=not progress, delay=1) as bar:
         for start, outputs in compute_features(model, spec, paths, batch_size):
             outputs = {layer: np.asarray(outputs[layer]) for layer in layers}
             for layer in layers:

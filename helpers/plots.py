@@ -6,6 +6,8 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+from matplotlib.ticker import MaxNLocator
 
 
 def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, colors=None):
@@ -60,15 +62,62 @@ def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None
             ax.plot(epochs, history[metric], color=color, label=f"{run} (train)")
             if f"val_{metric}" in history:
                 ax.plot(epochs, history[f"val_{metric}"], "--", color=color, label=f"{run} (validation)")
+    # Accuracy: zoom to the curves (a 0-1 axis squashes 97% vs 99% into one line), never past 0 or 1.
+    low, high = axes[0].get_ylim()
+    axes[0].set_ylim(max(low, 0), min(high, 1.02))
     for ax, metric in zip(axes, ["accuracy", "loss"]):
         if fine_tune_epoch is not None:
             ax.axvline(fine_tune_epoch + 0.5, color="gray", linestyle=":")
-            ax.text(fine_tune_epoch + 0.6, ax.get_ylim()[1], "start fine-tuning", va="top", fontsize=8, color="gray")
+            # the label sits just above the axes (x in epochs, y in axes units), never over a curve
+            ax.text(fine_tune_epoch + 0.5, 1.01, "start fine-tuning", transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=8, color="gray")
         ax.set_xlabel("epoch")
-        ax.set_title(metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs: no "epoch 2.5"
+        ax.set_title(metric, pad=16 if fine_tune_epoch is not None else 6)  # room for the label
         ax.grid(alpha=0.3)
-    axes[0].set_ylim(0, 1.05)
     handles, labels = axes[0].get_legend_handles_labels()  # below the panels: never over a curve
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
+
+
+def spread_out(points, min_distance: float = 1.0, steps: int = 500) -> np.ndarray:
+    """Positions close to ``points`` (n, 2) but at least about ``min_distance`` apart.
+
+    For thumbnails or labels that would pile up: each step pushes every pair that is
+    too close apart, half the overlap each, along the line between them.
+    """
+    positions = np.array(points, dtype=float)
+    # exact copies have no line between them: nudge them apart first (deterministically)
+    positions += np.random.default_rng(0).normal(scale=1e-3 * min_distance, size=positions.shape)
+    for _ in range(steps):
+        offsets = positions[:, None] - positions[None]  # (n, n, 2): from each point to each other one
+        distances = np.linalg.norm(offsets, axis=-1)
+        np.fill_diagonal(distances, np.inf)
+        overlap = np.clip(min_distance - distances, 0, None)
+        if overlap.max() < 1e-3 * min_distance:
+            break
+        positions += (offsets / distances[..., None] * overlap[..., None] / 2).sum(axis=1)
+    return positions
+
+
+def thumbnail_map(ax, coordinates, thumbnails, frame_colors, zoom: float = 0.22):
+    """Draw each thumbnail at its 2-D coordinates; thumbnails that would overlap are moved apart,
+    with a dot at the true position and a line to the thumbnail."""
+    coordinates = np.asarray(coordinates, dtype=float)
+    ax.scatter(*coordinates.T, s=12, c=frame_colors, zorder=3)  # also sets the axis limits
+    ax.margins(0.12)
+    ax.figure.canvas.draw()  # the axes' final size in pixels, to measure thumbnails in data units
+    width_px, height_px = ax.get_window_extent().size
+    thumbnail_px = max(np.shape(t)[0] for t in thumbnails) * zoom * ax.figure.dpi / 72  # OffsetImage scales by dpi
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    # in units of one thumbnail (plus a small gap): the thumbnails must be 1 apart
+    unit = np.array([(x1 - x0) / width_px, (y1 - y0) / height_px]) * thumbnail_px * 1.15
+    spread = spread_out(coordinates / unit) * unit
+    for thumbnail, xy, box_xy, color in zip(thumbnails, coordinates, spread, frame_colors):
+        ax.add_artist(AnnotationBbox(
+            OffsetImage(thumbnail, zoom=zoom), xy, xybox=box_xy, pad=0.15,
+            bboxprops=dict(edgecolor=color, linewidth=2), arrowprops=dict(arrowstyle="-", color=color, linewidth=1)))
+    ax.update_datalim(spread)
+    ax.autoscale_view()
+    return spread

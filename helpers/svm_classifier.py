@@ -45,14 +45,15 @@ LOGITS = "predictions"  # the logits layer (same name as helpers.features.LOGITS
 FILE_FORMAT = "going-deeper/svm-classifier/2"
 
 
-def make_pipeline(C: float = 1.0, random_state: int = 42) -> Pipeline:
+def make_pipeline(C: float = 1.0, random_state: int = 42, standardize: bool = True) -> Pipeline:
     """The course's classifier: standardize each feature, then a linear SVM.
 
     Standardizing puts every logit on the same scale, so no ImageNet class
-    dominates just because its logits happen to vary more.
+    dominates just because its logits happen to vary more. ``standardize=False``
+    keeps the raw logits (the "scale" step passes them through), as the talk's code did.
     """
     return Pipeline([
-        ("scale", StandardScaler()),
+        ("scale", StandardScaler() if standardize else "passthrough"),
         # dual="auto" spelled out: scikit-learn 1.4 warns that its default is changing to it
         ("svm", LinearSVC(C=C, dual="auto", random_state=random_state, max_iter=10_000)),
     ])

@@ -54,3 +54,47 @@ def test_ends_with_an_exercise_and_a_hidden_solution(notebook):
         c.metadata.get("jupyter", {}).get("source_hidden") for c in code_cells(notebook))
     assert hidden, "the exercise solution is not hidden"
 
+
+
+def solution_cells(nb):
+    """The code cells right after the markdown cell with the "### Solution" heading."""
+    (heading,) = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "### Solution" in c.source]
+    cells = []
+    for cell in nb.cells[heading + 1:]:
+        if cell.cell_type != "code":
+            break
+        cells.append(cell)
+    return cells
+
+
+def test_solutions_are_hidden_in_jupyterlab_and_colab(notebook):
+    solutions = solution_cells(notebook)
+    assert solutions, "no code cell after the '### Solution' heading"
+    for cell in solutions:
+        assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, "not hidden in JupyterLab"
+        # Colab shows a cell with cellView "form" as its #@title only (with the code one click away)
+        assert cell.metadata.get("cellView") == "form", "not hidden in Colab: metadata cellView must be 'form'"
+        assert cell.source.startswith("#@title Solution"), "Colab's form view needs a first line '#@title Solution'"
+    hidden = [c for c in code_cells(notebook) if c.metadata.get("jupyter", {}).get("source_hidden")]
+    assert all(any(c is s for s in solutions) for c in hidden), "a hidden code cell that is not a solution"
+
+
+def test_recap_right_before_the_exercise(notebook):
+    (exercise,) = [i for i, c in enumerate(notebook.cells)
+                   if c.cell_type == "markdown" and c.source.lstrip().startswith("## Exercise")]
+    recap = notebook.cells[exercise - 1]
+    assert recap.cell_type == "markdown" and recap.source.startswith("## Recap"), "no recap before the exercise"
+    assert "**Next**" in recap.source, "the recap does not say what comes next"
+
+
+TRAINING_NOTEBOOKS = {"01_tensorflow_basics_mnist.ipynb", "04_keras_fine_tuning.ipynb"}
+
+
+@pytest.mark.parametrize("name", sorted(TRAINING_NOTEBOOKS))
+def test_training_notebooks_ask_colab_for_a_gpu_and_keep_it_when_cleaned(name):
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / name, as_version=4)
+    cleaned = copy.deepcopy(nb)
+    clean(cleaned)
+    for metadata in (nb.metadata, cleaned.metadata):
+        assert metadata.get("accelerator") == "GPU"
+        assert metadata.get("colab", {}).get("gpuType"), "Colab's runtime type: a GPU kind such as T4"

@@ -45,3 +45,38 @@ def test_training_curves_two_panels_and_fine_tuning_marker():
     assert any("fine-tuning" in t.get_text() for t in loss.texts)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [
         "transfer (train)", "transfer (validation)", "scratch (train)"]
+
+
+def test_fine_tuning_label_sits_above_the_curves():
+    history = {"accuracy": [0.5, 1.0, 1.0], "loss": [1.0, 0.1, 0.0]}
+    fig = plots.plot_training_curves({"transfer": history}, fine_tune_epoch=1)
+    for ax in fig.axes:
+        (label,) = [t for t in ax.texts if "fine-tuning" in t.get_text()]
+        assert label.get_position()[1] >= 1 and label.get_transform() == ax.get_xaxis_transform()  # above the axes
+
+
+def test_accuracy_axis_zooms_to_the_curves():
+    history = {"accuracy": [0.95, 0.97, 0.98], "val_accuracy": [0.96, 0.975, 0.978], "loss": [0.2, 0.1, 0.05]}
+    low, high = plots.plot_training_curves({"dnn": history}).axes[0].get_ylim()
+    assert 0.9 < low < 0.95 and 0.98 < high <= 1.02
+    low, high = plots.plot_training_curves({"bad": {"accuracy": [0.0, 1.0], "loss": [1.0, 0.0]}}).axes[0].get_ylim()
+    assert (low, high) == (0, 1.02)  # the margins never go below 0 or far above 1
+
+
+def test_spread_out_moves_piled_points_apart_and_leaves_lone_ones():
+    points = np.array([[0, 0], [0.1, 0], [0, 0.1], [0, 0], [10, 10]])  # a pile (with a copy) and a lone point
+    spread = plots.spread_out(points, min_distance=1)
+    distances = np.linalg.norm(spread[:, None] - spread[None], axis=-1)[np.triu_indices(len(points), 1)]
+    assert distances.min() > 0.95
+    np.testing.assert_allclose(spread[-1], points[-1], atol=1e-2)
+    assert np.linalg.norm(spread[:4].mean(axis=0) - points[:4].mean(axis=0)) < 0.1  # the pile stays where it was
+
+
+def test_thumbnail_map_draws_every_thumbnail_apart():
+    fig, ax = plt.subplots(figsize=(4, 4))
+    thumbnails = [np.zeros((16, 16, 3))] * 5
+    spread = plots.thumbnail_map(ax, np.zeros((5, 2)) + [[0, 0], [0, 0], [1e-3, 0], [0, 1e-3], [5, 5]], thumbnails,
+                                 ["red"] * 5)
+    assert len(ax.artists) == 5 and len(np.unique(spread.round(6), axis=0)) == 5
+    low, high = ax.get_xlim()
+    assert low <= spread[:, 0].min() and spread[:, 0].max() <= high

@@ -71,6 +71,15 @@ def test_pipeline_is_scaler_then_linear_svm_and_deterministic():
     np.testing.assert_array_equal(first[-1].coef_, second[-1].coef_)
 
 
+def test_pipeline_without_standardizing_fits_the_raw_features():
+    features, labels = blobs()
+    raw = make_pipeline(standardize=False).fit(features * 100, labels)
+    assert raw["scale"] == "passthrough"
+    scaled = make_pipeline().fit(features * 100, labels)  # the scaler undoes any common scale
+    assert not np.allclose(raw[-1].coef_, scaled[-1].coef_)
+    assert leave_one_out_accuracy(features, labels, standardize=False) == 1.0
+
+
 def test_leave_one_out_holds_out_each_photo():
     features, labels = blobs()
     assert leave_one_out_predictions(features, labels).shape == labels.shape
