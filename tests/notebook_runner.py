@@ -22,9 +22,17 @@ import nbformat
 from nbclient import NotebookClient
 
 # Appended to the notebook in memory: the kernel's peak memory and the requested results.
+# The peak is VmHWM, the high-water mark of the kernel's own memory. Not getrusage's ru_maxrss: Linux
+# carries that across fork + exec, so a kernel started by a big process (a benchmark that has just
+# run Inception V3) would report its parent's size.
 REPORT_CELL = """
-import json as _json, resource as _resource
-_report = {"peak_rss_mb": round(_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024)}
+import json as _json, re as _re, resource as _resource, sys as _sys
+try:
+    with open("/proc/self/status") as _status:
+        _peak_kb = int(_re.search(r"VmHWM:\\s+(\\d+) kB", _status.read()).group(1))
+except OSError:  # not Linux: ru_maxrss (KiB on Linux, bytes on macOS)
+    _peak_kb = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / (1024 if _sys.platform == "darwin" else 1)
+_report = {"peak_rss_mb": round(_peak_kb / 1024)}
 _report.update(%s)
 print("NOTEBOOK_REPORT", _json.dumps(_report, default=float))
 """
