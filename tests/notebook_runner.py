@@ -43,9 +43,14 @@ def _timestamp(cell, key: str) -> datetime:
 
 
 def run_notebook(path: Path, env: dict[str, str] | None = None, results: str = "{}",
-                 timeout: int = 1200) -> tuple[nbformat.NotebookNode, dict]:
-    """Execute ``path`` (from its own folder, as Jupyter does) with ``env`` added to the environment."""
+                 timeout: int = 1200, cells=None) -> tuple[nbformat.NotebookNode, dict]:
+    """Execute ``path`` (from its own folder, as Jupyter does) with ``env`` added to the environment.
+
+    ``cells``: a function from the notebook's cells to the cells to run (default: all of them).
+    """
     nb = nbformat.read(path, as_version=4)
+    if cells is not None:
+        nb.cells = cells(nb.cells)
     nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL % results))
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
