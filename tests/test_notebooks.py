@@ -55,7 +55,6 @@ def test_ends_with_an_exercise_and_a_hidden_solution(notebook):
     assert hidden, "the exercise solution is not hidden"
 
 
-
 def solution_cells(nb):
     """The code cells right after the markdown cell with the "### Solution" heading."""
     (heading,) = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "### Solution" in c.source]

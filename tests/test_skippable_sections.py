@@ -66,7 +66,6 @@ def test_runs_without_its_optional_sections(path):
     assert not any(is_optional(c) for c in nb.cells)
 
 
-
 def test_run_all_goes_past_tf_hub_without_the_module():
     """Offline without the TF Hub module, notebook 4's TF Hub section says so in one line and the rest runs."""
     path = next(p for p in NOTEBOOKS if p.name.startswith("04"))
