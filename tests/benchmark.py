@@ -50,10 +50,11 @@ RESULTS = {
 BACKBONE_FREE = ("01",)
 
 
-def featurization_throughput(n_images: int, batch_size: int) -> dict:
-    """Course path vs bare model, measured in one run on the same photos and batch size."""
+def featurization_throughput(n_images: int, batch_size: int | None = None) -> dict:
+    """Course path vs bare model, measured in one run on the same photos and batch size (default: featurize's)."""
     from helpers import assets, backbones, features, images
 
+    batch_size = batch_size or features.BATCH_SIZE
     spec = backbones.get_backbone()
     model = backbones.multi_layer_model(backbones.load_logits_model(), [features.LOGITS])
     photos = assets.fetch_all(("images/",))
@@ -152,7 +153,7 @@ def main() -> None:
     parser.add_argument("--backbone", action="append", help="backbone(s) to measure (default: both)")
     parser.add_argument("--notebooks", nargs="*", help="notebook number prefixes (default: all)")
     parser.add_argument("--images", type=int, default=256, help="photos for the throughput test")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, help="photos per model call (default: what featurize uses)")
     args = parser.parse_args()
 
     sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
