@@ -29,9 +29,9 @@ LOGITS = backbones.LOGITS  # "predictions": the 1000 logits (load_logits_model s
 # Bump when the photo -> model input code changes (decoding, crop, resize, preprocessing):
 # features cached by an older version are then computed again, never mixed with new ones.
 FEATURE_FORMAT = 2
-# Photos per model call. On a CPU, 8 runs about as fast as 32 (within 10%), and the memory the
+# Photos per model call. On a CPU, 8 runs within 10% of 32's speed, and the memory the
 # activations of one batch take stays with the kernel afterwards: about 0.2 GiB for 8 photos
-# on Inception V3 against 0.45 GiB for 27, the gap between fitting Binder's 2 GB or not.
+# on Inception V3 against 0.45 GiB for 27 (notebook 3's peak: 1.83 GiB instead of 2.08).
 BATCH_SIZE = 8
 content_hash = images.content_hash  # sha256 of a file's bytes: the key survives renames and catches edits
 
