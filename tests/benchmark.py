@@ -39,12 +39,20 @@ from notebook_runner import run_notebook  # noqa: E402
 
 # The key results each notebook computed: an expression over the notebook's own variables.
 RESULTS = {
-    "01": '{"mnist": [{k: r[k] for k in ("name", "accuracy", "parameters", "seconds")} for r in results]}',
+    "01": ('{"mnist": [{k: r[k] for k in ("name", "accuracy", "parameters", "seconds")} for r in results], '
+           '"xla_speedup": graph_ms / xla_ms}'),
     "02": '{"top5_correct": {name: any(c in CORRECT_CLASSES[name] for _, c, _ in top5[name]) for name in CORRECT_CLASSES}}',
-    "03": '{"svm_leave_one_out_accuracy": loo_accuracy, "leave_one_out_accuracy_by_layer": layer_accuracy}',
+    "03": ('{"svm_leave_one_out_accuracy": loo_accuracy, "leave_one_out_accuracy_by_layer": layer_accuracy, '
+           '"svm_fit_ms": svm_fit_ms, "test_correct": int(np.sum(np.array(svm_test) == test_labels))}'),
     "04": ('{"head_kfold_validation_accuracy": transfer_accuracies.mean(), '
            '"scratch_kfold_validation_accuracy": scratch_accuracies.mean(), '
-           '"tfhub_kfold_validation_accuracy": hub_accuracies.mean()}'),
+           '"tfhub_kfold_validation_accuracy": hub_accuracies.mean(), "head_test_accuracy": transfer_test.mean(), '
+           '"final_keras_test_accuracy": test_accuracy(keras_predicted)}'),
+    "05": ('{"n_val": len(val.labels), "transfer_val_accuracy": transfer_history["val_accuracy"], '
+           '"scratch_val_accuracy": scratch_history["val_accuracy"][-1], '
+           '"long_val_accuracy": long_history["val_accuracy"][-1], "long_epochs": LONG_EPOCHS, '
+           '"augmentation_gain": augmentation_gain, "fine_tuning_gain": fine_tuning_gain, '
+           '"placeholder_effect": placeholder_effect}'),
 }
 # Notebook 1 (MNIST) does not use the backbone: its results are real on any weights.
 BACKBONE_FREE = ("01",)
