@@ -86,7 +86,7 @@ def test_recap_right_before_the_exercise(notebook):
     assert "**Next**" in recap.source, "the recap does not say what comes next"
 
 
-TRAINING_NOTEBOOKS = {"01_tensorflow_basics_mnist.ipynb", "04_keras_fine_tuning.ipynb"}
+TRAINING_NOTEBOOKS = {"01_tensorflow_basics_mnist.ipynb", "04_keras_fine_tuning.ipynb", "05_ants_vs_bees.ipynb"}
 
 
 @pytest.mark.parametrize("name", sorted(TRAINING_NOTEBOOKS))
