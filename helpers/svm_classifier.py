@@ -59,6 +59,11 @@ def make_pipeline(C: float = 1.0, random_state: int = 42, standardize: bool = Tr
     ])
 
 
+def is_standardized(pipeline: Pipeline) -> bool:
+    """Whether ``pipeline`` standardizes its features (False: ``standardize=False``, raw features)."""
+    return pipeline["scale"] != "passthrough"
+
+
 def copy_groups(features) -> np.ndarray:
     """A group number per row: rows with identical features (copies of one photo) share one.
 
@@ -202,12 +207,14 @@ class PhotoClassifier:
         interrupted by a full disk or Ctrl-C leaves the previous file at ``path`` intact.
         """
         path = Path(path)
+        standardize = is_standardized(self.pipeline)
         metadata = {
             "format": FILE_FORMAT, "class_names": self.class_names, "backbone": self.backbone,
-            "layer": self.layer, "C": float(self.pipeline["svm"].C),
+            "layer": self.layer, "C": float(self.pipeline["svm"].C), "standardize": standardize,
             "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
         }
-        arrays = {name: getattr(self.pipeline[step], attribute) for name, (step, attribute) in SAVED_ARRAYS.items()}
+        arrays = {name: getattr(self.pipeline[step], attribute) for name, (step, attribute) in SAVED_ARRAYS.items()
+                  if standardize or step != "scale"}  # raw features: no scaler to save
         try:
             with assets.atomic_write(path) as file:
                 np.savez(file, metadata=np.array(json.dumps(metadata)), **arrays)  # a str array: no pickle
@@ -334,27 +341,32 @@ def _check_saved_classifier(metadata: dict, arrays: dict) -> Pipeline:
     if (not isinstance(class_names, list) or len(class_names) < 2 or len(set(class_names)) != len(class_names)
             or not all(isinstance(name, str) for name in class_names)):
         raise ValueError(f"class_names must be two or more different names, not {class_names!r}")
+    standardize = metadata.get("standardize", True)  # files saved before it was recorded all standardized
+    if not isinstance(standardize, bool):
+        raise ValueError(f"standardize should be true or false, not {standardize!r}")
     width = _backbone(metadata["backbone"]).feature_width(metadata["layer"])
     scores = 1 if len(class_names) == 2 else len(class_names)  # LinearSVC: one score for two classes
-    shapes = {"scaler_mean": (width,), "scaler_scale": (width,), "svm_coef": (scores, width),
-              "svm_intercept": (scores,), "svm_classes": (len(class_names),)}
+    shapes = {"scaler_mean": (width,), "scaler_scale": (width,)} if standardize else {}
+    shapes.update({"svm_coef": (scores, width), "svm_intercept": (scores,), "svm_classes": (len(class_names),)})
     for name, shape in shapes.items():
         array = arrays[name]
         if not isinstance(array, np.ndarray) or array.shape != shape:
             raise ValueError(f"{name} should be an array of shape {shape}")
         if name != "svm_classes" and not (array.dtype == np.float64 and np.all(np.isfinite(array))):
             raise ValueError(f"{name} should hold finite float64 values")
-    if not np.all(arrays["scaler_scale"] > 0):
+    if standardize and not np.all(arrays["scaler_scale"] > 0):
         raise ValueError("scaler_scale should be positive")
     if not np.array_equal(arrays["svm_classes"], np.arange(len(class_names))):
         raise ValueError(f"svm_classes should be the class numbers 0..{len(class_names) - 1}")
     C = metadata["C"]
     if not isinstance(C, (int, float)) or not C > 0:
         raise ValueError(f"C should be a positive number, not {C!r}")
-    pipeline = make_pipeline(C=C)
-    for name, (step, attribute) in SAVED_ARRAYS.items():
+    pipeline = make_pipeline(C=C, standardize=standardize)
+    for name in shapes:
+        step, attribute = SAVED_ARRAYS[name]
         setattr(pipeline[step], attribute, arrays[name])
-    pipeline["scale"].n_features_in_ = pipeline["svm"].n_features_in_ = width
+    for step in ("scale", "svm") if standardize else ("svm",):
+        pipeline[step].n_features_in_ = width
     return pipeline
 
 

@@ -196,6 +196,8 @@ def test_fit_accepts_the_other_course_layers():
     (lambda p: rewrite(p, {"class_names": ["only"]}), "two or more different names"),
     (lambda p: rewrite(p, {"class_names": ["a", "b", "c"]}), r"svm_coef should be an array of shape \(3, 1000\)"),
     (lambda p: rewrite(p, {"C": "big"}), "C should be a positive number"),
+    (lambda p: rewrite(p, {"standardize": "no"}), "standardize should be true or false"),
+    (lambda p: rewrite(p, {"standardize": None}), "standardize should be true or false"),
     (lambda p: rewrite(p, svm_intercept=None), "'svm_intercept' is missing"),
     (lambda p: rewrite(p, scaler_scale=np.zeros(DIM)), "scaler_scale should be positive"),
     (lambda p: rewrite(p, svm_coef=np.full((1, DIM), np.inf)), "svm_coef should hold finite float64 values"),
