@@ -25,7 +25,10 @@ are refused unopened.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,7 +263,7 @@ SAVED_ARRAYS = {
     "svm_intercept": ("svm", "intercept_"),
     "svm_classes": ("svm", "classes_"),
 }
-MAX_FILE_BYTES = 256 * 2**20  # far above any real classifier; stops a zip bomb before it is read
+MAX_FILE_BYTES = 64 * 2**20  # far above any real classifier (100 classes x 2048 features: 1.6 MB); bounds what is read and unpacked
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 
@@ -304,33 +307,58 @@ def _check_training_data(features, labels, class_names, backbone, layer) -> None
 def _read_classifier_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """The file's metadata and arrays, read without ever unpickling (or a ClassifierFileError)."""
     remedy = "Save the classifier again with PhotoClassifier.save(), or copy the file again."
-    try:
-        with open(path, "rb") as file:
-            head = file.read(2)
-        is_npz = zipfile.is_zipfile(path)
-    except OSError as error:
-        raise ClassifierFileError(f"{path}: cannot be read ({error.strerror or error}). Check the path.") from None
-    if not is_npz:
-        if head.startswith(b"\x80") or path.suffix.lower() in PICKLE_SUFFIXES:
+    data = _read_regular_file(path)
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        if data.startswith(b"\x80") or path.suffix.lower() in PICKLE_SUFFIXES:
             raise ClassifierFileError(
                 f"{path}: a pickle file (the joblib format of older versions of the course, or another "
                 f"pickle). It was not opened: loading a pickle runs any code its author put in it. "
                 f"Re-create the classifier: fit it again and save it with PhotoClassifier.save(), "
                 f"which writes plain arrays (.npz).")
-        what = "a damaged .npz archive (cut short?)" if head == b"PK" else "not an .npz archive"
+        what = "a damaged .npz archive (cut short?)" if data.startswith(b"PK") else "not an .npz archive"
         raise ClassifierFileError(f"{path}: not a classifier file ({what}). {remedy}")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if sum(member.file_size for member in archive.infolist()) > MAX_FILE_BYTES:
                 raise ValueError(f"it unpacks to more than {MAX_FILE_BYTES // 2**20} MiB")
-        with np.load(path, allow_pickle=False) as saved:  # an object (pickled) array raises here
+        with np.load(io.BytesIO(data), allow_pickle=False) as saved:  # an object (pickled) array raises here
             arrays = {name: saved[name] for name in saved.files}
         metadata = json.loads(str(arrays.pop("metadata")))
         if not isinstance(metadata, dict):
             raise ValueError("its metadata is not a JSON object")
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise ClassifierFileError(f"{path}: damaged or not a classifier file ({_reason(error)}). {remedy}") from None
+    # Any failure of the parsers is a damaged or crafted file: a bad zip or array header (ValueError,
+    # BadZipFile), an encrypted member (RuntimeError), an unknown compression (NotImplementedError),
+    # an array header claiming terabytes (MemoryError), JSON nested 100,000 deep (RecursionError)...
+    except Exception as error:  # noqa: BLE001 -- named, with what to do, instead of a raw traceback
+        reason = _reason(error) if isinstance(error, (KeyError, ValueError)) else f"{type(error).__name__}: {error}"
+        raise ClassifierFileError(f"{path}: damaged or not a classifier file ({reason}). {remedy}") from None
     return metadata, arrays
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """All of ``path``'s bytes, if it is a regular file of at most MAX_FILE_BYTES (else a ClassifierFileError).
+
+    Checked on the open file itself (no race with a swapped name): a link to ``/dev/zero`` would
+    never end, a named pipe (FIFO) would wait forever for a writer (hence ``O_NONBLOCK``, which
+    a regular file ignores), a huge file would fill the memory.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                raise ClassifierFileError(f"{path}: not a regular file (a folder, a device or a pipe), so it "
+                                          f"was not read. Give the path of a .npz file saved by PhotoClassifier.save().")
+            if info.st_size > MAX_FILE_BYTES:
+                raise ClassifierFileError(f"{path}: {info.st_size / 2**20:.0f} MiB, far more than any classifier "
+                                          f"file (at most {MAX_FILE_BYTES // 2**20} MiB), so it was not read. "
+                                          f"Check the path: give a .npz file saved by PhotoClassifier.save().")
+            with os.fdopen(descriptor, "rb", closefd=False) as file:
+                return file.read(MAX_FILE_BYTES + 1)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        raise ClassifierFileError(f"{path}: cannot be read ({error.strerror or error}). Check the path.") from None
 
 
 def _check_saved_classifier(metadata: dict, arrays: dict) -> Pipeline:
