@@ -18,7 +18,7 @@ the backbone and layer saved with the classifier. The featurizer can be swapped
 
 A classifier file is data, never code: the fitted pipeline's arrays (the scaler's mean
 and scale, the SVM's coefficients and intercept) in a NumPy ``.npz`` file read with
-``allow_pickle=False``, plus JSON metadata (class names, backbone, layer, versions).
+``allow_pickle=False``, plus JSON metadata (class names, backbone and its weights' sha256, layer, versions).
 Loading a pickle (joblib) file can run any code its author put in it, so such files
 are refused unopened.
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -117,12 +118,14 @@ def _featurize(paths, layers, backbone, progress):
 
 @dataclass
 class PhotoClassifier:
-    """A fitted pipeline plus what it needs to classify photos: class names, backbone, layer."""
+    """A fitted pipeline plus what it needs to classify photos: class names, backbone, layer, weights."""
 
     pipeline: Pipeline
     class_names: list[str]
     backbone: str  # the backbone whose features the pipeline was fitted on
     layer: str = LOGITS
+    # sha256 of that backbone's weights file: other weights give other features, hence other labels
+    weights_sha256: str | None = None
     # photos -> {layer: features}; not saved (the default uses the on-disk feature cache)
     featurizer: Callable = field(default=_featurize, repr=False, compare=False)
 
@@ -138,7 +141,7 @@ class PhotoClassifier:
         features, labels, class_names = np.asarray(features), np.asarray(labels), list(class_names)
         _check_training_data(features, labels, class_names, backbone, layer)
         pipeline = make_pipeline(**pipeline_options).fit(features, labels)
-        return cls(pipeline, class_names, backbone, layer)
+        return cls(pipeline, class_names, backbone, layer, weights_sha256=_weights(backbone)[1])
 
     # --- from features -------------------------------------------------------------
     def decision_values(self, features) -> np.ndarray:
@@ -214,6 +217,7 @@ class PhotoClassifier:
         metadata = {
             "format": FILE_FORMAT, "class_names": self.class_names, "backbone": self.backbone,
             "layer": self.layer, "C": float(self.pipeline["svm"].C), "standardize": standardize,
+            "weights_sha256": self.weights_sha256,
             "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
         }
         arrays = {name: getattr(self.pipeline[step], attribute) for name, (step, attribute) in SAVED_ARRAYS.items()
@@ -232,6 +236,8 @@ class PhotoClassifier:
 
         Nothing in the file is ever run: it is read with ``allow_pickle=False``, and pickle
         (joblib) files, such as those of older versions of the course, are refused unopened.
+        A classifier fitted on other weights than this machine's file for its backbone is refused
+        too: their features differ, so its labels would change without a word.
         Any problem raises one :class:`ClassifierFileError` that names the file and says what to do.
         """
         path = Path(path)
@@ -243,7 +249,9 @@ class PhotoClassifier:
                 f"{path}: not a classifier this version of the course can use ({_reason(error)}). "
                 f"Re-create it: fit the classifier again and save it with PhotoClassifier.save()."
             ) from None
-        classifier = cls(pipeline, metadata["class_names"], metadata["backbone"], metadata["layer"])
+        classifier = cls(pipeline, metadata["class_names"], metadata["backbone"], metadata["layer"],
+                         metadata.get("weights_sha256"))  # absent from files saved before it was recorded
+        _check_weights(path, classifier)
         if featurizer is not None:
             classifier.featurizer = featurizer
         return classifier
@@ -274,6 +282,27 @@ def _backbone(name):
     if not name or not isinstance(name, str):
         raise ValueError(f"no backbone named; choose one of {sorted(backbones.BACKBONES)}")
     return backbones.get_backbone(name)
+
+
+def _weights(backbone: str) -> tuple[Path, str]:
+    """The backbone's local weights file (the one ``featurize`` uses) and its sha256, hashed once per process."""
+    from . import backbones  # imported here: it loads TensorFlow, which leave-one-out never needs
+
+    file = backbones.weights_file(_backbone(backbone))
+    return file, assets.file_digest(file)
+
+
+def _check_weights(path: Path, classifier: PhotoClassifier) -> None:
+    """Refuse a classifier fitted on other weights than the local file of its backbone."""
+    if classifier.weights_sha256 is None:
+        return
+    file, sha256 = _weights(classifier.backbone)
+    if sha256 != classifier.weights_sha256:
+        raise ClassifierFileError(
+            f"{path}: fitted on {classifier.backbone} weights with sha256 {classifier.weights_sha256[:16]}..., "
+            f"but this machine's weights file {file} has sha256 {sha256[:16]}...: other weights give other "
+            f"features, so its labels would be wrong. Use the weights file it was fitted with (the same offline "
+            f"folder, {assets.OFFLINE_ENV}), or fit the classifier again here and save it.")
 
 
 def _check_training_data(features, labels, class_names, backbone, layer) -> None:
@@ -386,6 +415,9 @@ def _check_saved_classifier(metadata: dict, arrays: dict) -> Pipeline:
         raise ValueError("scaler_scale should be positive")
     if not np.array_equal(arrays["svm_classes"], np.arange(len(class_names))):
         raise ValueError(f"svm_classes should be the class numbers 0..{len(class_names) - 1}")
+    weights = metadata.get("weights_sha256")
+    if weights is not None and not (isinstance(weights, str) and re.fullmatch(r"[0-9a-f]{64}", weights)):
+        raise ValueError(f"weights_sha256 should be 64 hexadecimal digits, not {weights!r}")
     C = metadata["C"]
     if not isinstance(C, (int, float)) or not C > 0:
         raise ValueError(f"C should be a positive number, not {C!r}")
