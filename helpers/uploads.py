@@ -2,7 +2,8 @@
 and zips of a folder of photos.
 
 >>> unpacked = unpack_photo_zip("pianos.zip")      # a new folder beside the zip; limits checked
->>> unpacked.folder, unpacked.skipped              # the photos' folder, what was left out and why
+>>> print(unpacked.summary())                      # how many files, and what was left out and why
+>>> unpacked.folder                                # the photos' folder
 
 >>> upload = widgets.FileUpload(accept="image/*")
 >>> result = widgets.Output()
@@ -73,6 +74,10 @@ class Unpacked(NamedTuple):
     folder: Path  # the photos' folder (one sub-folder per class): inside the zip's own folder if it had one
     files: int  # files unpacked
     skipped: list[str]  # what was left out, and why (one line each)
+
+    def summary(self) -> str:
+        """What was unpacked, and each thing left out with why: for the learner to read."""
+        return "\n".join([f"{self.files} file(s) unpacked into {self.folder}"] + [f"  left out: {s}" for s in self.skipped])
 
 
 def unpack_photo_zip(zip_path: str | Path, into: str | Path = ".") -> Unpacked:

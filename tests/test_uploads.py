@@ -123,6 +123,8 @@ def test_unsafe_and_impossible_members_are_skipped_and_named(tmp_path):
     assert tree(unpacked.folder) == ["grand/a.jpg", "upright/b.jpg"]
     assert tree(tmp_path / "into") == [f"{unpacked.folder.name}/grand/a.jpg", f"{unpacked.folder.name}/upright/b.jpg"]
     assert not (tmp_path / "escape.jpg").exists() and not (tmp_path / "x.jpg").exists()
+    assert unpacked.summary().splitlines()[:2] == [f"2 file(s) unpacked into {unpacked.folder}",
+                                                   "  left out: ../escape.jpg: its path leads outside the folder"]
     reasons = dict(line.split(": ", 1) for line in unpacked.skipped)
     assert reasons == {
         "../escape.jpg": "its path leads outside the folder", "upright/../../x.jpg": "its path leads outside the folder",
