@@ -264,7 +264,8 @@ def huge_array_member(path: Path) -> Path:
     (lambda p: rewrite(p, metadata=np.array("[" * 100_000 + "]" * 100_000)), "RecursionError"),
     (lambda p: patch_zip_headers(p, 6, 8, 1), "RuntimeError: .*encrypted"),  # the 'encrypted' flag
     (lambda p: patch_zip_headers(p, 8, 10, 99), "NotImplementedError"),  # an unknown compression method
-    (huge_array_member, "MemoryError"),
+    # MemoryError where the allocation is refused at once; where memory is overcommitted, the array data runs out
+    (huge_array_member, "(MemoryError|EOF)"),
 ])
 def test_a_crafted_file_is_one_error_naming_it(craft, message, fitted, tmp_path):
     classifier, _ = fitted
