@@ -271,7 +271,8 @@ SAVED_ARRAYS = {
     "svm_intercept": ("svm", "intercept_"),
     "svm_classes": ("svm", "classes_"),
 }
-MAX_FILE_BYTES = 64 * 2**20  # far above any real classifier (100 classes x 2048 features: 1.6 MB); bounds what is read and unpacked
+# Far above any real classifier (100 classes x 2048 features: 1.6 MB): bounds what is read and unpacked.
+MAX_FILE_BYTES = 64 * 2**20
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 

@@ -77,7 +77,8 @@ class Unpacked(NamedTuple):
 
     def summary(self) -> str:
         """What was unpacked, and each thing left out with why: for the learner to read."""
-        return "\n".join([f"{self.files} file(s) unpacked into {self.folder}"] + [f"  left out: {s}" for s in self.skipped])
+        lines = [f"{self.files} file(s) unpacked into {self.folder}"] + [f"  left out: {s}" for s in self.skipped]
+        return "\n".join(lines)
 
 
 def unpack_photo_zip(zip_path: str | Path, into: str | Path = ".") -> Unpacked:
@@ -140,8 +141,8 @@ def _unpack(archive: zipfile.ZipFile, members, folder: Path) -> tuple[int, list[
                 while chunk := source.read(2**20):
                     budget -= len(chunk)
                     if budget < 0:  # the sizes the zip declared were lies
-                        raise ValueError(f"{Path(archive.filename).name}: more than {MAX_UNPACKED_BYTES // 2**20} MiB unpacked. "
-                                         f"Nothing was kept: zip only the photo folder.")
+                        raise ValueError(f"{Path(archive.filename).name}: more than {MAX_UNPACKED_BYTES // 2**20} "
+                                         f"MiB unpacked. Nothing was kept: zip only the photo folder.")
                     copy.write(chunk)
             files += 1
         except (OSError, RuntimeError, NotImplementedError, zipfile.BadZipFile) as error:  # encrypted, odd method...

@@ -275,7 +275,8 @@ def test_a_crafted_file_is_one_error_naming_it(craft, message, fitted, tmp_path)
     assert str(error.value).startswith(f"{path}: ") and "Save the classifier again" in str(error.value)
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="needs POSIX pipes and /dev/zero")
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(),
+                    reason="needs POSIX pipes and /dev/zero")
 @pytest.mark.parametrize("make", ["fifo", "link to /dev/zero", "folder"])
 def test_only_regular_files_are_read(make, tmp_path):
     """A pipe would wait for a writer forever and /dev/zero never ends (it filled the memory): both refused unread.

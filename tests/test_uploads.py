@@ -102,7 +102,8 @@ def test_a_macos_zip_gives_its_class_folders_and_no_macosx_class(tmp_path):
     assert tree(unpacked.folder) == ["grand/a.jpg", "upright/b.jpg"] and unpacked.files == 2
     assert not (unpacked.folder.parent / "__MACOSX").exists()
     assert unpacked.skipped == ["3 macOS extra file(s) (__MACOSX/, ._*, .DS_Store): not photos"]
-    flat = make_zip(tmp_path / "flat.zip", {"grand/a.jpg": PHOTO, "upright/b.jpg": PHOTO, "__MACOSX/grand/._a.jpg": b"x"})
+    flat = make_zip(tmp_path / "flat.zip",
+                    {"grand/a.jpg": PHOTO, "upright/b.jpg": PHOTO, "__MACOSX/grand/._a.jpg": b"x"})
     unpacked = unpack_photo_zip(flat, tmp_path)  # the class folders at the top: __MACOSX is no third class
     assert sorted(p.name for p in unpacked.folder.iterdir()) == ["grand", "upright"]
 
@@ -126,10 +127,11 @@ def test_unsafe_and_impossible_members_are_skipped_and_named(tmp_path):
     assert unpacked.summary().splitlines()[:2] == [f"2 file(s) unpacked into {unpacked.folder}",
                                                    "  left out: ../escape.jpg: its path leads outside the folder"]
     reasons = dict(line.split(": ", 1) for line in unpacked.skipped)
+    outside = "its path leads outside the folder"
     assert reasons == {
-        "../escape.jpg": "its path leads outside the folder", "upright/../../x.jpg": "its path leads outside the folder",
-        "/etc/cron.d/evil": "its path leads outside the folder", "C:\\Windows\\evil.jpg": "its path leads outside the folder",
-        long_name: "a name longer than 255 bytes, more than the disk takes", "grand/link.jpg": "a link, not a file"}
+        "../escape.jpg": outside, "upright/../../x.jpg": outside, "/etc/cron.d/evil": outside,
+        "C:\\Windows\\evil.jpg": outside, long_name: "a name longer than 255 bytes, more than the disk takes",
+        "grand/link.jpg": "a link, not a file"}
 
 
 @pytest.mark.parametrize("limit, members, message", [
