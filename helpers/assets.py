@@ -4,10 +4,14 @@ The table of assets (path, hash, canonical URL) lives in ``assets.tsv`` beside t
 ``fetch("images/samples/coral-cat.bmp")`` returns a local path to that file:
 
 1. **Offline asset folder** -- if ``GOING_DEEPER_ASSETS`` names a folder that holds
-   the file at the same relative path, that file is used as it is (a workshop USB
-   stick, or ``../shared/assets`` in tests). A folder built by :mod:`helpers.bundle`
-   carries a manifest (size and sha256 of every file); a file that does not match it
-   is an error naming the file.
+   the file at the same relative path, that file is used (a workshop USB stick, or
+   ``../shared/assets`` in tests). A folder built by :mod:`helpers.bundle` carries a
+   manifest (size and sha256 of every file); a file that does not match it is an error
+   naming the file. A file the manifest does not list (or any file, in a folder without
+   one) is checked against the hash ``assets.tsv`` publishes for it, once per process:
+   a mismatch is a warning naming the file (a damaged weights file still loads, and
+   labels every photo alike), not an error, since a folder may hold re-saved copies
+   whose bytes differ on purpose.
 2. **Cache** -- ``GOING_DEEPER_CACHE`` (default: the OS cache folder, e.g.
    ``~/.cache/going-deeper``), filled by earlier downloads.
 3. **Download** with :mod:`pooch`'s HTTP downloader: streamed to a hidden temporary
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import functools
 import json
 import os
@@ -32,6 +37,7 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +71,10 @@ FILE_MODE = 0o666 & ~_read_umask()
 
 class AssetError(RuntimeError):
     """An asset could not be found or downloaded; the message says what to do."""
+
+
+class AssetWarning(UserWarning):
+    """An asset is used but may be damaged; the message names it and says what to do."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,8 @@ def fetch(path: str, *, progress: bool = True) -> Path:
         if mismatches:
             raise AssetError(f"{folder / path}: {mismatches[0]}, so the file is damaged. "
                              f"{damaged_file_advice(folder / path)}")
+        if path not in read_manifest(folder):  # no bundle vouches for it: its published hash does
+            warn_if_not_published(folder / path, asset)
         return folder / path
 
     cached = cache_dir() / path
@@ -180,12 +192,26 @@ def _download(asset: Asset, target: Path, progress: bool) -> Path:
                 raise ValueError(f"the server sent something else: {problem}")
         return target
     except Exception as error:  # requests' network/HTTP errors, a hash mismatch, an error page
+        if _disk_full(error):
+            raise AssetError(
+                f"Could not save asset {asset.path!r}: the disk is full ({target.parent}). Nothing was saved: "
+                f"free some space on that disk, or set {CACHE_ENV} to a folder on a disk with room, and run again."
+            ) from error
         raise AssetError(
             f"Could not download asset {asset.path!r} from {asset.url}: {error}\n"
             f"Nothing was saved in the cache ({cache_dir()}). Check your internet connection "
             f"and try again, or use an offline asset folder: set {OFFLINE_ENV}=/path/to/folder "
             f"holding {asset.path}."
         ) from error
+
+
+def _disk_full(error: BaseException | None) -> bool:
+    """Whether ``error``, or an error that led to it, is a full disk (or a used-up disk quota)."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 # --- checking files ------------------------------------------------------------------------
@@ -199,6 +225,27 @@ def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
 @functools.cache
 def _digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
     return pooch.file_hash(path, alg=algorithm)
+
+
+def warn_if_not_published(file: Path, asset: Asset) -> None:
+    """Warn if ``file`` does not match the hash ``assets.tsv`` publishes for ``asset`` (if it publishes one).
+
+    Checked, and warned about, once per process for each version (size, mtime) of the file.
+    """
+    if asset.known_hash:
+        stat = os.stat(file)
+        _warn_if_not_published(str(file), asset.path, asset.known_hash, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _warn_if_not_published(file: str, path: str, known_hash: str, size: int, mtime_ns: int) -> None:
+    algorithm, _, expected = known_hash.rpartition(":")
+    if file_digest(file, algorithm or "sha256") != expected.lower():
+        weights = " (damaged weights still load, and give nonsense labels)" if path.endswith(".h5") else ""
+        warnings.warn(
+            f"{file}: does not match the {algorithm or 'sha256'} that {MANIFEST.name} publishes for {path}, so it "
+            f"is damaged or another version of the file, and what the course computes from it may be "
+            f"wrong{weights}. {damaged_file_advice(Path(file))}", AssetWarning, stacklevel=4)
 
 
 def content_problem(file: Path, suffix: str | None = None) -> str | None:
@@ -243,8 +290,13 @@ def read_manifest(root: Path) -> dict[str, tuple[int, str]]:
     manifest = Path(root) / BUNDLE_MANIFEST
     if not manifest.is_file():
         return {}
-    with manifest.open(newline="") as f:
-        return {row["path"]: (int(row["bytes"]), row["sha256"]) for row in csv.DictReader(f, delimiter="\t")}
+    try:
+        with manifest.open(newline="", encoding="utf-8") as f:
+            return {row["path"]: (int(row["bytes"]), row["sha256"]) for row in csv.DictReader(f, delimiter="\t")}
+    except (OSError, KeyError, TypeError, ValueError, csv.Error) as error:  # a damaged or hand-edited manifest
+        reason = f"no {error.args[0]!r} column" if isinstance(error, KeyError) else f"{type(error).__name__}: {error}"
+        raise AssetError(f"{manifest}: not a bundle manifest the course can read ({reason}). Copy the folder again "
+                         f"from the original, or rebuild it: `python -m helpers.bundle {root}`.") from None
 
 
 def write_manifest(root: Path, paths) -> Path:

@@ -6,6 +6,10 @@ Hand the folder out on USB sticks; attendees set ``GOING_DEEPER_ASSETS`` to it a
 the course runs with no network, checking each file it reads against the bundle's
 manifest. Re-running the command only fetches what is missing or damaged and
 re-verifies everything.
+
+Use bundles only from people you trust: a bundle's TF Hub module (notebook 4) is a program,
+a TensorFlow graph that runs when it is loaded, not just numbers. The manifest proves a file
+was not damaged since the bundle was built, not who built it.
 """
 
 from __future__ import annotations
@@ -53,17 +57,35 @@ def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhu
         for name in backbone_names if tfhub else []:
             tfhub_handle = backbones.get_backbone(name).tfhub_handle  # each backbone's own module
             module = Path(hub.resolve_module(module_handle=tfhub_handle))
-            module_files = [f.relative_to(folder).as_posix() for f in module.rglob("*") if f.is_file()]
+            module_files = [f.relative_to(folder).as_posix() for f in module.rglob("*") if f.is_file() or f.is_symlink()]
             rows.append({"path": f"TF Hub: {tfhub_handle}",
                          "bytes": sum((folder / f).stat().st_size for f in module_files),
                          "verified": "complete SavedModel"})
             files += module_files
     # Files of an earlier run for other backbones stay listed while they still match.
     files += [p for p in assets.read_manifest(folder) if p not in files and not assets.manifest_mismatches(folder, p)]
+    refuse_links(folder, files)
     for path in files:
         os.chmod(folder / path, assets.FILE_MODE)  # readable by every learner, whoever built it
     assets.write_manifest(folder, files)
     return rows
+
+
+def refuse_links(folder: Path, paths) -> None:
+    """Raise an AssetError if any of ``paths`` is, or lies under, a symbolic link inside ``folder``.
+
+    Making a bundle's files readable by everyone would follow a link: a link planted in the
+    folder (to a private key, say) would make that file readable, list it in the manifest and
+    hand it out on every USB stick. A bundle holds real files only.
+    """
+    links = sorted({str(folder / Path(*Path(p).parts[:i])) for p in paths
+                    for i in range(1, len(Path(p).parts) + 1) if (folder / Path(*Path(p).parts[:i])).is_symlink()})
+    if links:
+        raise assets.AssetError(
+            f"{links[0]}: a symbolic link in the bundle folder{f' (and {len(links) - 1} more)' if links[1:] else ''}. "
+            f"A bundle holds real files only: a link may point at a private file outside it, which the bundle "
+            f"would make readable and hand out. Nothing was changed: delete the link (or put a copy of the "
+            f"file in its place) and run the command again.")
 
 
 def format_table(rows: list[dict]) -> str:

@@ -18,14 +18,18 @@ the backbone and layer saved with the classifier. The featurizer can be swapped
 
 A classifier file is data, never code: the fitted pipeline's arrays (the scaler's mean
 and scale, the SVM's coefficients and intercept) in a NumPy ``.npz`` file read with
-``allow_pickle=False``, plus JSON metadata (class names, backbone, layer, versions).
+``allow_pickle=False``, plus JSON metadata (class names, backbone and its weights' sha256, layer, versions).
 Loading a pickle (joblib) file can run any code its author put in it, so such files
 are refused unopened.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +61,11 @@ def make_pipeline(C: float = 1.0, random_state: int = 42, standardize: bool = Tr
         # dual="auto" spelled out: scikit-learn 1.4 warns that its default is changing to it
         ("svm", LinearSVC(C=C, dual="auto", random_state=random_state, max_iter=10_000)),
     ])
+
+
+def is_standardized(pipeline: Pipeline) -> bool:
+    """Whether ``pipeline`` standardizes its features (False: ``standardize=False``, raw features)."""
+    return pipeline["scale"] != "passthrough"
 
 
 def copy_groups(features) -> np.ndarray:
@@ -109,12 +118,14 @@ def _featurize(paths, layers, backbone, progress):
 
 @dataclass
 class PhotoClassifier:
-    """A fitted pipeline plus what it needs to classify photos: class names, backbone, layer."""
+    """A fitted pipeline plus what it needs to classify photos: class names, backbone, layer, weights."""
 
     pipeline: Pipeline
     class_names: list[str]
     backbone: str  # the backbone whose features the pipeline was fitted on
     layer: str = LOGITS
+    # sha256 of that backbone's weights file: other weights give other features, hence other labels
+    weights_sha256: str | None = None
     # photos -> {layer: features}; not saved (the default uses the on-disk feature cache)
     featurizer: Callable = field(default=_featurize, repr=False, compare=False)
 
@@ -130,7 +141,7 @@ class PhotoClassifier:
         features, labels, class_names = np.asarray(features), np.asarray(labels), list(class_names)
         _check_training_data(features, labels, class_names, backbone, layer)
         pipeline = make_pipeline(**pipeline_options).fit(features, labels)
-        return cls(pipeline, class_names, backbone, layer)
+        return cls(pipeline, class_names, backbone, layer, weights_sha256=_weights(backbone)[1])
 
     # --- from features -------------------------------------------------------------
     def decision_values(self, features) -> np.ndarray:
@@ -202,12 +213,15 @@ class PhotoClassifier:
         interrupted by a full disk or Ctrl-C leaves the previous file at ``path`` intact.
         """
         path = Path(path)
+        standardize = is_standardized(self.pipeline)
         metadata = {
             "format": FILE_FORMAT, "class_names": self.class_names, "backbone": self.backbone,
-            "layer": self.layer, "C": float(self.pipeline["svm"].C),
+            "layer": self.layer, "C": float(self.pipeline["svm"].C), "standardize": standardize,
+            "weights_sha256": self.weights_sha256,
             "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
         }
-        arrays = {name: getattr(self.pipeline[step], attribute) for name, (step, attribute) in SAVED_ARRAYS.items()}
+        arrays = {name: getattr(self.pipeline[step], attribute) for name, (step, attribute) in SAVED_ARRAYS.items()
+                  if standardize or step != "scale"}  # raw features: no scaler to save
         try:
             with assets.atomic_write(path) as file:
                 np.savez(file, metadata=np.array(json.dumps(metadata)), **arrays)  # a str array: no pickle
@@ -222,6 +236,8 @@ class PhotoClassifier:
 
         Nothing in the file is ever run: it is read with ``allow_pickle=False``, and pickle
         (joblib) files, such as those of older versions of the course, are refused unopened.
+        A classifier fitted on other weights than this machine's file for its backbone is refused
+        too: their features differ, so its labels would change without a word.
         Any problem raises one :class:`ClassifierFileError` that names the file and says what to do.
         """
         path = Path(path)
@@ -233,7 +249,9 @@ class PhotoClassifier:
                 f"{path}: not a classifier this version of the course can use ({_reason(error)}). "
                 f"Re-create it: fit the classifier again and save it with PhotoClassifier.save()."
             ) from None
-        classifier = cls(pipeline, metadata["class_names"], metadata["backbone"], metadata["layer"])
+        classifier = cls(pipeline, metadata["class_names"], metadata["backbone"], metadata["layer"],
+                         metadata.get("weights_sha256"))  # absent from files saved before it was recorded
+        _check_weights(path, classifier)
         if featurizer is not None:
             classifier.featurizer = featurizer
         return classifier
@@ -253,7 +271,8 @@ SAVED_ARRAYS = {
     "svm_intercept": ("svm", "intercept_"),
     "svm_classes": ("svm", "classes_"),
 }
-MAX_FILE_BYTES = 256 * 2**20  # far above any real classifier; stops a zip bomb before it is read
+# Far above any real classifier (100 classes x 2048 features: 1.6 MB): bounds what is read and unpacked.
+MAX_FILE_BYTES = 64 * 2**20
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 
@@ -264,6 +283,27 @@ def _backbone(name):
     if not name or not isinstance(name, str):
         raise ValueError(f"no backbone named; choose one of {sorted(backbones.BACKBONES)}")
     return backbones.get_backbone(name)
+
+
+def _weights(backbone: str) -> tuple[Path, str]:
+    """The backbone's local weights file (the one ``featurize`` uses) and its sha256, hashed once per process."""
+    from . import backbones  # imported here: it loads TensorFlow, which leave-one-out never needs
+
+    file = backbones.weights_file(_backbone(backbone))
+    return file, assets.file_digest(file)
+
+
+def _check_weights(path: Path, classifier: PhotoClassifier) -> None:
+    """Refuse a classifier fitted on other weights than the local file of its backbone."""
+    if classifier.weights_sha256 is None:
+        return
+    file, sha256 = _weights(classifier.backbone)
+    if sha256 != classifier.weights_sha256:
+        raise ClassifierFileError(
+            f"{path}: fitted on {classifier.backbone} weights with sha256 {classifier.weights_sha256[:16]}..., "
+            f"but this machine's weights file {file} has sha256 {sha256[:16]}...: other weights give other "
+            f"features, so its labels would be wrong. Use the weights file it was fitted with (the same offline "
+            f"folder, {assets.OFFLINE_ENV}), or fit the classifier again here and save it.")
 
 
 def _check_training_data(features, labels, class_names, backbone, layer) -> None:
@@ -297,33 +337,58 @@ def _check_training_data(features, labels, class_names, backbone, layer) -> None
 def _read_classifier_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """The file's metadata and arrays, read without ever unpickling (or a ClassifierFileError)."""
     remedy = "Save the classifier again with PhotoClassifier.save(), or copy the file again."
-    try:
-        with open(path, "rb") as file:
-            head = file.read(2)
-        is_npz = zipfile.is_zipfile(path)
-    except OSError as error:
-        raise ClassifierFileError(f"{path}: cannot be read ({error.strerror or error}). Check the path.") from None
-    if not is_npz:
-        if head.startswith(b"\x80") or path.suffix.lower() in PICKLE_SUFFIXES:
+    data = _read_regular_file(path)
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        if data.startswith(b"\x80") or path.suffix.lower() in PICKLE_SUFFIXES:
             raise ClassifierFileError(
                 f"{path}: a pickle file (the joblib format of older versions of the course, or another "
                 f"pickle). It was not opened: loading a pickle runs any code its author put in it. "
                 f"Re-create the classifier: fit it again and save it with PhotoClassifier.save(), "
                 f"which writes plain arrays (.npz).")
-        what = "a damaged .npz archive (cut short?)" if head == b"PK" else "not an .npz archive"
+        what = "a damaged .npz archive (cut short?)" if data.startswith(b"PK") else "not an .npz archive"
         raise ClassifierFileError(f"{path}: not a classifier file ({what}). {remedy}")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if sum(member.file_size for member in archive.infolist()) > MAX_FILE_BYTES:
                 raise ValueError(f"it unpacks to more than {MAX_FILE_BYTES // 2**20} MiB")
-        with np.load(path, allow_pickle=False) as saved:  # an object (pickled) array raises here
+        with np.load(io.BytesIO(data), allow_pickle=False) as saved:  # an object (pickled) array raises here
             arrays = {name: saved[name] for name in saved.files}
         metadata = json.loads(str(arrays.pop("metadata")))
         if not isinstance(metadata, dict):
             raise ValueError("its metadata is not a JSON object")
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise ClassifierFileError(f"{path}: damaged or not a classifier file ({_reason(error)}). {remedy}") from None
+    # Any failure of the parsers is a damaged or crafted file: a bad zip or array header (ValueError,
+    # BadZipFile), an encrypted member (RuntimeError), an unknown compression (NotImplementedError),
+    # an array header claiming terabytes (MemoryError), JSON nested 100,000 deep (RecursionError)...
+    except Exception as error:  # noqa: BLE001 -- named, with what to do, instead of a raw traceback
+        reason = _reason(error) if isinstance(error, (KeyError, ValueError)) else f"{type(error).__name__}: {error}"
+        raise ClassifierFileError(f"{path}: damaged or not a classifier file ({reason}). {remedy}") from None
     return metadata, arrays
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """All of ``path``'s bytes, if it is a regular file of at most MAX_FILE_BYTES (else a ClassifierFileError).
+
+    Checked on the open file itself (no race with a swapped name): a link to ``/dev/zero`` would
+    never end, a named pipe (FIFO) would wait forever for a writer (hence ``O_NONBLOCK``, which
+    a regular file ignores), a huge file would fill the memory.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                raise ClassifierFileError(f"{path}: not a regular file (a folder, a device or a pipe), so it "
+                                          f"was not read. Give the path of a .npz file saved by PhotoClassifier.save().")
+            if info.st_size > MAX_FILE_BYTES:
+                raise ClassifierFileError(f"{path}: {info.st_size / 2**20:.0f} MiB, far more than any classifier "
+                                          f"file (at most {MAX_FILE_BYTES // 2**20} MiB), so it was not read. "
+                                          f"Check the path: give a .npz file saved by PhotoClassifier.save().")
+            with os.fdopen(descriptor, "rb", closefd=False) as file:
+                return file.read(MAX_FILE_BYTES + 1)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        raise ClassifierFileError(f"{path}: cannot be read ({error.strerror or error}). Check the path.") from None
 
 
 def _check_saved_classifier(metadata: dict, arrays: dict) -> Pipeline:
@@ -334,27 +399,35 @@ def _check_saved_classifier(metadata: dict, arrays: dict) -> Pipeline:
     if (not isinstance(class_names, list) or len(class_names) < 2 or len(set(class_names)) != len(class_names)
             or not all(isinstance(name, str) for name in class_names)):
         raise ValueError(f"class_names must be two or more different names, not {class_names!r}")
+    standardize = metadata.get("standardize", True)  # files saved before it was recorded all standardized
+    if not isinstance(standardize, bool):
+        raise ValueError(f"standardize should be true or false, not {standardize!r}")
     width = _backbone(metadata["backbone"]).feature_width(metadata["layer"])
     scores = 1 if len(class_names) == 2 else len(class_names)  # LinearSVC: one score for two classes
-    shapes = {"scaler_mean": (width,), "scaler_scale": (width,), "svm_coef": (scores, width),
-              "svm_intercept": (scores,), "svm_classes": (len(class_names),)}
+    shapes = {"scaler_mean": (width,), "scaler_scale": (width,)} if standardize else {}
+    shapes.update({"svm_coef": (scores, width), "svm_intercept": (scores,), "svm_classes": (len(class_names),)})
     for name, shape in shapes.items():
         array = arrays[name]
         if not isinstance(array, np.ndarray) or array.shape != shape:
             raise ValueError(f"{name} should be an array of shape {shape}")
         if name != "svm_classes" and not (array.dtype == np.float64 and np.all(np.isfinite(array))):
             raise ValueError(f"{name} should hold finite float64 values")
-    if not np.all(arrays["scaler_scale"] > 0):
+    if standardize and not np.all(arrays["scaler_scale"] > 0):
         raise ValueError("scaler_scale should be positive")
     if not np.array_equal(arrays["svm_classes"], np.arange(len(class_names))):
         raise ValueError(f"svm_classes should be the class numbers 0..{len(class_names) - 1}")
+    weights = metadata.get("weights_sha256")
+    if weights is not None and not (isinstance(weights, str) and re.fullmatch(r"[0-9a-f]{64}", weights)):
+        raise ValueError(f"weights_sha256 should be 64 hexadecimal digits, not {weights!r}")
     C = metadata["C"]
     if not isinstance(C, (int, float)) or not C > 0:
         raise ValueError(f"C should be a positive number, not {C!r}")
-    pipeline = make_pipeline(C=C)
-    for name, (step, attribute) in SAVED_ARRAYS.items():
+    pipeline = make_pipeline(C=C, standardize=standardize)
+    for name in shapes:
+        step, attribute = SAVED_ARRAYS[name]
         setattr(pipeline[step], attribute, arrays[name])
-    pipeline["scale"].n_features_in_ = pipeline["svm"].n_features_in_ = width
+    for step in ("scale", "svm") if standardize else ("svm",):
+        pipeline[step].n_features_in_ = width
     return pipeline
 
 

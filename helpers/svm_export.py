@@ -34,13 +34,16 @@ from .files import atomic_output
 def dense_layer(classifier) -> keras.layers.Dense:
     """The classifier's fitted scaler + linear SVM as one Dense layer: features -> class scores.
 
-    One output per class, in ``classifier.class_names`` order, the highest wins. With two
+    One output per class, in ``classifier.class_names`` order, the highest wins. A classifier
+    fitted with ``standardize=False`` has no scaler: the layer is the SVM alone. With two
     classes LinearSVC computes a single score s (positive: ``class_names[1]``); the layer
     gives the two classes -s and +s.
     """
     scaler, svm = classifier.pipeline["scale"], classifier.pipeline["svm"]
-    kernel = svm.coef_ / scaler.scale_  # (scores, features): w_i / sigma_i
-    bias = svm.intercept_ - kernel @ scaler.mean_  # b - sum_i w_i mu_i / sigma_i
+    kernel, bias = svm.coef_, svm.intercept_  # (scores, features), (scores,)
+    if scaler != "passthrough":  # standardized (the default): fold the scaler into the weights
+        kernel = svm.coef_ / scaler.scale_  # w_i / sigma_i
+        bias = svm.intercept_ - kernel @ scaler.mean_  # b - sum_i w_i mu_i / sigma_i
     if len(kernel) == 1:  # two classes: s -> (-s, +s)
         kernel, bias = np.concatenate([-kernel, kernel]), np.concatenate([-bias, bias])
     layer = keras.layers.Dense(len(bias), name="svm")

@@ -11,7 +11,11 @@ They all live under ``outputs/tensorboard/`` at the top of the course folder, wh
 ...                     {"file": names, "label": labels}, thumbnails)
 
 The test suite sets ``GOING_DEEPER_HEADLESS=1``: with nobody to look, the notebooks start no
-TensorBoard server (:func:`is_headless`). When they do start one, it is ``going-deeper-tensorboard``
+TensorBoard server (:func:`is_headless`).
+
+The course deletes only the runs it wrote: each folder it creates holds a marker file
+(``.going-deeper-run``); a folder without one (a learner's photos given by mistake) is never
+deleted or replaced. When they do start one, it is ``going-deeper-tensorboard``
 (:func:`use_light_tensorboard`): TensorBoard without TensorFlow, in a tenth of the memory.
 """
 
@@ -34,6 +38,9 @@ HEADLESS_ENV = "GOING_DEEPER_HEADLESS"
 LIGHT_TENSORBOARD = "going-deeper-tensorboard"  # the console script of main(), below (pyproject.toml)
 METADATA_FILE = "metadata.tsv"
 SPRITE_FILE = "sprite.png"
+PROJECTOR_CONFIG = "projector_config.pbtxt"  # the name TensorBoard's projector plugin reads
+MARKER = ".going-deeper-run"  # in every run folder the course creates: it may delete that folder
+MARKER_TEXT = "Written by the Going Deeper course (helpers.tensorboard_runs): re-running replaces this folder.\n"
 MAX_SPRITE_SIDE = 8192  # the projector cannot load a larger sprite image
 _SIMPLE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -88,14 +95,44 @@ def tensorboard_dir(*names: str) -> Path:
 
 
 def fresh_run_dir(*names: str) -> Path:
-    """An empty :func:`tensorboard_dir` for one run; a previous run there is deleted.
+    """An empty :func:`tensorboard_dir` for one run (but for its marker); a previous run there is deleted.
 
     Re-running a notebook therefore replaces its curves instead of drawing a second set over them.
+    Only a run the course wrote is deleted (see :func:`check_replaceable`), and a name is required:
+    with none, the folder would be every run at once.
     """
+    if not names:
+        raise ValueError("Give the run a name, e.g. fresh_run_dir('mnist', 'dnn'): with none, the fresh folder "
+                         "would be the one holding every TensorBoard run.")
     run_dir = tensorboard_dir(*names)
+    check_replaceable(run_dir)
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
+    with files.atomic_output(run_dir / MARKER) as marker:
+        marker.write_text(MARKER_TEXT, encoding="utf-8")
     return run_dir
+
+
+def check_replaceable(folder: Path) -> None:
+    """Raise a ValueError unless ``folder`` is absent, empty, or a run the course wrote (so it may delete it).
+
+    A run the course wrote holds its marker file; runs written before the marker existed hold
+    nothing but TensorBoard event files, or nothing but the projector's files.
+    """
+    folder = Path(folder)
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_dir() and not folder.is_symlink():
+        if (folder / MARKER).is_file():
+            return
+        found = [f for f in folder.rglob("*") if not f.is_dir() or f.is_symlink()]
+        if all(f.name.startswith("events.out.tfevents.") for f in found):
+            return  # empty, or a Keras TensorBoard run
+        if (folder / PROJECTOR_CONFIG).is_file() and all(
+                f.parent == folder and (f.name in (PROJECTOR_CONFIG, SPRITE_FILE) or f.suffix == ".tsv") for f in found):
+            return  # a projector run
+    raise ValueError(f"{folder}: not a TensorBoard run the course wrote (no {MARKER} file in it), so it was left "
+                     f"as it is: it may hold your own files. Choose another run name or folder, or move it away.")
 
 
 def logged_scalars(event_dir: str | Path) -> dict[str, dict[int, float]]:
@@ -169,14 +206,17 @@ def write_projector_run(
     - ``thumbnails``: n images (any size), drawn in place of the points (the sprite).
 
     The run is written into a temporary folder beside ``run_dir``, then swapped in: a failure
-    leaves the previous run untouched. Returns ``run_dir``.
+    leaves the previous run untouched. A ``run_dir`` that holds anything but a run the course
+    wrote is refused (:func:`check_replaceable`): it is never replaced. Returns ``run_dir``.
     """
     from tensorboard.plugins import projector
 
     run_dir = Path(run_dir)
     n = _check_projector_inputs(embeddings, metadata, thumbnails)
+    check_replaceable(run_dir)
     with files.atomic_output(run_dir) as staging:  # a failure leaves the previous run untouched
         staging.mkdir()
+        (staging / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         config = projector.ProjectorConfig()
         for name, values in embeddings.items():
             np.savetxt(staging / f"{name}.tsv", np.asarray(values, np.float32), fmt="%.9g", delimiter="\t")
@@ -191,7 +231,7 @@ def write_projector_run(
         (staging / METADATA_FILE).write_text(_metadata_tsv(metadata, n), encoding="utf-8")
         if thumbnails is not None:
             Image.fromarray(sprite_image(thumbnails, thumbnail_size)).save(staging / SPRITE_FILE)
-        projector.visualize_embeddings(str(staging), config)  # writes projector_config.pbtxt
+        projector.visualize_embeddings(str(staging), config)  # writes PROJECTOR_CONFIG
     return run_dir
 
 

@@ -1,4 +1,9 @@
-"""Photo uploads in a notebook that work on Colab (ipywidgets 7) and in JupyterLab (ipywidgets 8).
+"""Photo uploads in a notebook: upload buttons on Colab (ipywidgets 7) and in JupyterLab (ipywidgets 8),
+and zips of a folder of photos.
+
+>>> unpacked = unpack_photo_zip("pianos.zip")      # a new folder beside the zip; limits checked
+>>> print(unpacked.summary())                      # how many files, and what was left out and why
+>>> unpacked.folder                                # the photos' folder
 
 >>> upload = widgets.FileUpload(accept="image/*")
 >>> result = widgets.Output()
@@ -12,6 +17,21 @@
 from __future__ import annotations
 
 import functools
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import NamedTuple
+
+# A zip of photos for the course: a few hundred photos of a few MB each. Photos barely compress
+# (JPEG, PNG are compressed already), so a high ratio means a zip bomb (1.5 MB -> 1 GiB was one).
+MAX_UNPACKED_BYTES = 1 * 2**30
+MAX_FILES = 5000
+MAX_RATIO = 100  # unpacked bytes per zipped byte, for the whole zip
+MAX_NAME_BYTES = 255  # the longest file or folder name most file systems take
+MACOS_EXTRAS = re.compile(r"^(__MACOSX|\.DS_Store|\._.*)$")  # what macOS's "Compress" adds
 
 
 def uploaded_files(value) -> list[tuple[str, bytes]]:
@@ -48,3 +68,97 @@ def show_errors_in(output):
         return run_and_report
 
     return decorate
+
+
+class Unpacked(NamedTuple):
+    folder: Path  # the photos' folder (one sub-folder per class): inside the zip's own folder if it had one
+    files: int  # files unpacked
+    skipped: list[str]  # what was left out, and why (one line each)
+
+    def summary(self) -> str:
+        """What was unpacked, and each thing left out with why: for the learner to read."""
+        lines = [f"{self.files} file(s) unpacked into {self.folder}"] + [f"  left out: {s}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+def unpack_photo_zip(zip_path: str | Path, into: str | Path = ".") -> Unpacked:
+    """Unpack a zip of a photo folder into a new folder in ``into``, safely, and say what was left out.
+
+    Zips made on macOS (``__MACOSX/``, ``._*`` and ``.DS_Store`` files: left out) and on Windows
+    (``\\`` between folder names) both work. A member that would land outside the folder
+    (``..``, an absolute path), a link, a name too long for the disk, or an encrypted file is
+    left out and listed in ``skipped``. A zip over the limits (``MAX_UNPACKED_BYTES``, ``MAX_FILES``,
+    ``MAX_RATIO``: a zip bomb) is refused with a ValueError, and nothing is left on disk.
+    """
+    zip_path = Path(zip_path)
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{zip_path.name}: not a zip file that can be read ({error}). Zip the folder again.") from None
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        _check_limits(zip_path, members)
+        folder = Path(tempfile.mkdtemp(prefix="my_photos_", dir=into))  # new: nothing is overwritten
+        try:
+            files, skipped = _unpack(archive, members, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing half-unpacked is left behind
+            raise
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    if len(entries) == 1 and entries[0].is_dir():  # the zip held the folder itself: go inside it
+        folder = entries[0]
+    return Unpacked(folder, files, skipped)
+
+
+def _check_limits(zip_path: Path, members) -> None:
+    """Refuse a zip whose declared sizes are over the limits (the true sizes are counted while unpacking)."""
+    total = sum(m.file_size for m in members)
+    limits = [(len(members) > MAX_FILES, f"{len(members)} files (at most {MAX_FILES})"),
+              (total > MAX_UNPACKED_BYTES, f"{total / 2**20:.0f} MiB unpacked (at most {MAX_UNPACKED_BYTES // 2**20})"),
+              (total > MAX_RATIO * max(zip_path.stat().st_size, 1),
+               f"{total / 2**20:.0f} MiB unpacked from {zip_path.stat().st_size / 2**20:.1f} MiB zipped: "
+               f"more than {MAX_RATIO} times its size, which photos never are (a zip bomb?)")]
+    for over, what in limits:
+        if over:
+            raise ValueError(f"{zip_path.name}: {what}. Nothing was unpacked: zip only the photo folder.")
+
+
+def _unpack(archive: zipfile.ZipFile, members, folder: Path) -> tuple[int, list[str]]:
+    files, skipped, macos, budget = 0, [], 0, MAX_UNPACKED_BYTES
+    for member in members:
+        parts = [p for p in member.filename.replace("\\", "/").split("/") if p not in ("", ".")]
+        if any(MACOS_EXTRAS.match(p) for p in parts):
+            macos += 1
+            continue
+        reason = _unsafe(member, parts)
+        if reason:
+            skipped.append(f"{member.filename}: {reason}")
+            continue
+        target = folder.joinpath(*parts)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, open(target, "xb") as copy:  # x: two names for one file
+                while chunk := source.read(2**20):
+                    budget -= len(chunk)
+                    if budget < 0:  # the sizes the zip declared were lies
+                        raise ValueError(f"{Path(archive.filename).name}: more than {MAX_UNPACKED_BYTES // 2**20} "
+                                         f"MiB unpacked. Nothing was kept: zip only the photo folder.")
+                    copy.write(chunk)
+            files += 1
+        except (OSError, RuntimeError, NotImplementedError, zipfile.BadZipFile) as error:  # encrypted, odd method...
+            target.unlink(missing_ok=True)
+            skipped.append(f"{member.filename}: could not be unpacked ({getattr(error, 'strerror', None) or error})")
+    if macos:
+        skipped.append(f"{macos} macOS extra file(s) (__MACOSX/, ._*, .DS_Store): not photos")
+    return files, skipped
+
+
+def _unsafe(member: zipfile.ZipInfo, parts: list[str]) -> str | None:
+    """Why ``member`` must not be unpacked (None if it may)."""
+    if not parts or ".." in parts or member.filename.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", parts[0]):
+        return "its path leads outside the folder"
+    if stat.S_ISLNK(member.external_attr >> 16):
+        return "a link, not a file"
+    if any(len(p.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for p in parts):
+        return f"a name longer than {MAX_NAME_BYTES} bytes, more than the disk takes"
+    return None

@@ -4,6 +4,7 @@ Every download fault is simulated with a real HTTP server on 127.0.0.1.
 """
 
 import contextlib
+import errno
 import hashlib
 import http.server
 import io
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import h5py
 import numpy as np
@@ -135,11 +137,36 @@ def test_registry_has_every_course_asset():
 def test_offline_folder_is_used_as_is(cache, tmp_path, monkeypatch):
     offline = tmp_path / "usb"
     (offline / "data").mkdir(parents=True)
-    (offline / "data" / "x.bin").write_bytes(b"placed by hand")  # hash not checked: used as placed
+    (offline / "data" / "x.bin").write_bytes(PAYLOAD)  # matches its published hash: no warning
     monkeypatch.setenv(assets.OFFLINE_ENV, str(offline))
     use_registry(monkeypatch, assets.Asset("data/x.bin", SHA256, "http://127.0.0.1:9/unused"))
-    assert assets.fetch("data/x.bin") == offline / "data" / "x.bin"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert assets.fetch("data/x.bin") == offline / "data" / "x.bin"
     assert files_in(cache) == []
+
+
+def test_an_offline_file_that_does_not_match_its_published_hash_is_named_once(cache, tmp_path, monkeypatch):
+    """No manifest vouches for it: the hash assets.tsv publishes is checked (damaged weights load fine)."""
+    offline = tmp_path / "usb"
+    (offline / "data").mkdir(parents=True)
+    placed = offline / "data" / "x.bin"
+    placed.write_bytes(PAYLOAD[:-1] + b"!")  # one byte damaged
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(offline))
+    use_registry(monkeypatch, assets.Asset("data/x.bin", SHA256, "http://127.0.0.1:9/unused"))
+    with pytest.warns(assets.AssetWarning, match=f"{placed}: does not match the sha256 that assets.tsv publishes"
+                                                 f".*damaged.*Copy it again from the original offline folder"):
+        assert assets.fetch("data/x.bin") == placed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process for each version of the file
+        assets.fetch("data/x.bin")
+        assets.fetch_folder("data")
+    # A bundle manifest that lists the file vouches for it (the bundle's builder checked the published hash).
+    assets.write_manifest(offline, ["data/x.bin"])
+    placed.write_bytes(PAYLOAD[:-1] + b"?")  # a new version of the file...
+    os.utime(placed, ns=(1, 1))
+    with pytest.raises(assets.AssetError, match="does not match the sha256 in the bundle manifest"):
+        assets.fetch("data/x.bin")  # ...which the manifest catches
 
 
 def test_offline_folder_that_does_not_exist(cache, tmp_path, monkeypatch):
@@ -188,6 +215,34 @@ def test_failed_download_leaves_nothing_and_says_what_to_do(cache, server, monke
     assert assets.OFFLINE_ENV in message and "Nothing was saved" in message
     assert re.search(reason, message), message
     assert files_in(cache) == []  # no partial or temporary file poisons the cache
+
+
+def test_a_full_disk_says_so_not_check_your_connection(cache, monkeypatch):
+    use_registry(monkeypatch, assets.Asset("data/thing.bin", SHA256, "http://127.0.0.1:9/thing.bin"))
+
+    def fill_the_disk(self, url, output_file, pooch_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", fill_the_disk)
+    with pytest.raises(assets.AssetError) as error:
+        assets.fetch("data/thing.bin", progress=False)
+    message = str(error.value)
+    assert f"the disk is full ({cache / 'data'})" in message and "internet" not in message
+    assert files_in(cache) == []
+
+
+def test_a_malformed_bundle_manifest_is_named(cache, tmp_path, monkeypatch):
+    offline = tmp_path / "usb"
+    (offline / "data").mkdir(parents=True)
+    (offline / "data" / "x.bin").write_bytes(PAYLOAD)
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(offline))
+    use_registry(monkeypatch, assets.Asset("data/x.bin", SHA256, "http://127.0.0.1:9/unused"))
+    for text in ["path\tbytes\tsha256\ndata/x.bin\tmany\tabc\n", "file\tsize\ndata/x.bin\t3\n",
+                 "path\tbytes\tsha256\ndata/x.bin\n"]:
+        (offline / assets.BUNDLE_MANIFEST).write_text(text)
+        with pytest.raises(assets.AssetError, match=f"{offline / assets.BUNDLE_MANIFEST}: not a bundle manifest"
+                                                    f".*python -m helpers.bundle {offline}"):
+            assets.fetch("data/x.bin")
 
 
 def test_network_unreachable(cache, monkeypatch):

@@ -167,3 +167,31 @@ def test_bundle_files_are_readable_by_every_learner(mirrored_registry, tmp_path,
     bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
     modes = {oct(p.stat().st_mode & 0o777) for p in target.rglob("*") if p.is_file()}
     assert modes == {"0o644"}
+
+
+@pytest.mark.parametrize("where", ["photo", "tfhub module"])
+def test_a_link_planted_in_the_bundle_is_refused_and_never_followed(where, mirrored_registry, tmp_path, monkeypatch):
+    """Making files readable followed a link: a private 0600 file became 0644 and was listed in the manifest."""
+    monkeypatch.setattr(assets, "FILE_MODE", 0o644, raising=False)
+    monkeypatch.setattr(tensorflow_hub, "resolve", tfhub_like_resolve([]))
+    target = tmp_path / "usb"
+    bundle.build_bundle(target, ["mobilenet_v2"], progress=False)
+    photo = "images/samples/coral-cat.bmp"
+    private = tmp_path / "home" / "private"
+    private.parent.mkdir()
+    module = hub.module_folder(target, backbones.get_backbone("mobilenet_v2").tfhub_handle)
+    if where == "photo":  # the right bytes (they pass the photo's hash), in a private file outside the bundle
+        private.write_bytes((target / photo).read_bytes())
+        (target / photo).unlink()
+        link = target / photo
+    else:
+        private.write_bytes(b"-----BEGIN PRIVATE KEY-----")
+        link = module / "assets" / "notes.txt"
+        link.parent.mkdir()
+    private.chmod(0o600)
+    link.symlink_to(private)
+    manifest = (target / assets.BUNDLE_MANIFEST).read_text()
+    with pytest.raises(assets.AssetError, match=f"{link}: a symbolic link in the bundle folder"):
+        bundle.build_bundle(target, ["mobilenet_v2"], progress=False)
+    assert oct(private.stat().st_mode & 0o777) == "0o600"
+    assert (target / assets.BUNDLE_MANIFEST).read_text() == manifest  # not listed

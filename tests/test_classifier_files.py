@@ -5,12 +5,17 @@ Synthetic features only: no network, no model is built.
 
 import errno
 import json
+import os
 import pickle
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import svm_classifier
 from helpers.svm_classifier import ClassifierFileError, PhotoClassifier
 from test_svm_classifier import BACKBONE, DIM, blobs
 
@@ -196,6 +201,9 @@ def test_fit_accepts_the_other_course_layers():
     (lambda p: rewrite(p, {"class_names": ["only"]}), "two or more different names"),
     (lambda p: rewrite(p, {"class_names": ["a", "b", "c"]}), r"svm_coef should be an array of shape \(3, 1000\)"),
     (lambda p: rewrite(p, {"C": "big"}), "C should be a positive number"),
+    (lambda p: rewrite(p, {"standardize": "no"}), "standardize should be true or false"),
+    (lambda p: rewrite(p, {"standardize": None}), "standardize should be true or false"),
+    (lambda p: rewrite(p, {"weights_sha256": "abc"}), "weights_sha256 should be 64 hexadecimal digits"),
     (lambda p: rewrite(p, svm_intercept=None), "'svm_intercept' is missing"),
     (lambda p: rewrite(p, scaler_scale=np.zeros(DIM)), "scaler_scale should be positive"),
     (lambda p: rewrite(p, svm_coef=np.full((1, DIM), np.inf)), "svm_coef should hold finite float64 values"),
@@ -217,3 +225,114 @@ def test_load_rejects_a_bad_file_with_one_error_naming_it(tamper, message, fitte
 def test_load_names_a_missing_file(tmp_path):
     with pytest.raises(ClassifierFileError, match=f"{tmp_path / 'nope.npz'}: cannot be read"):
         PhotoClassifier.load(tmp_path / "nope.npz")
+
+
+# --- crafted files: one ClassifierFileError naming the file, never a raw error, a hang or a memory blow-up --
+def patch_zip_headers(path: Path, local_offset: int, central_offset: int, value: int) -> Path:
+    """Set a 2-byte field in every local and central zip header of ``path`` (flags, compression method)."""
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", local_offset), (b"PK\x01\x02", central_offset)):
+        start = data.find(signature)
+        while start != -1:
+            data[start + offset:start + offset + 2] = value.to_bytes(2, "little")
+            start = data.find(signature, start + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def huge_array_member(path: Path) -> Path:
+    """Replace svm_coef with an array header that claims 2**40 float64 values (8 TiB)."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)})
+    with np.load(path, allow_pickle=False) as saved:
+        contents = dict(saved)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, value in contents.items():
+            if name == "svm_coef":
+                archive.writestr(f"{name}.npy", header.getvalue() + b"\0" * 64)
+            else:
+                buffer = io.BytesIO()
+                np.save(buffer, value)
+                archive.writestr(f"{name}.npy", buffer.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("craft, message", [
+    (lambda p: rewrite(p, metadata=np.array("[" * 100_000 + "]" * 100_000)), "RecursionError"),
+    (lambda p: patch_zip_headers(p, 6, 8, 1), "RuntimeError: .*encrypted"),  # the 'encrypted' flag
+    (lambda p: patch_zip_headers(p, 8, 10, 99), "NotImplementedError"),  # an unknown compression method
+    # MemoryError where the allocation is refused at once; where memory is overcommitted, the array data runs out
+    (huge_array_member, "(MemoryError|EOF)"),
+])
+def test_a_crafted_file_is_one_error_naming_it(craft, message, fitted, tmp_path):
+    classifier, _ = fitted
+    path = craft(classifier.save(tmp_path / "cars_svm.npz"))
+    with pytest.raises(ClassifierFileError, match=f"damaged or not a classifier file.*{message}") as error:
+        PhotoClassifier.load(path)
+    assert str(error.value).startswith(f"{path}: ") and "Save the classifier again" in str(error.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(),
+                    reason="needs POSIX pipes and /dev/zero")
+@pytest.mark.parametrize("make", ["fifo", "link to /dev/zero", "folder"])
+def test_only_regular_files_are_read(make, tmp_path):
+    """A pipe would wait for a writer forever and /dev/zero never ends (it filled the memory): both refused unread.
+
+    Loaded in a child process with a time and memory limit, so that a regression fails instead of hanging.
+    """
+    path = tmp_path / "cars_svm.npz"
+    {"fifo": os.mkfifo, "link to /dev/zero": lambda p: p.symlink_to("/dev/zero"), "folder": Path.mkdir}[make](path)
+    code = "import sys; from helpers.svm_classifier import PhotoClassifier; PhotoClassifier.load(sys.argv[1])"
+    limit = 2 * 2**30  # bytes of address space: reading /dev/zero hits it in a second
+
+    def limit_memory():
+        import resource  # POSIX only, like the pipes and devices tested here
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    try:
+        result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                                timeout=60, preexec_fn=limit_memory, cwd=Path(__file__).parents[1])
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"PhotoClassifier.load() hung on a {make}")
+    assert f"ClassifierFileError: {path}: not a regular file" in result.stderr, result.stderr[-2000:]
+
+
+def test_a_huge_file_is_refused_unread(tmp_path, monkeypatch):
+    path = tmp_path / "cars_svm.npz"
+    with open(path, "wb") as file:
+        file.truncate(svm_classifier.MAX_FILE_BYTES + 1)  # sparse: takes no disk space
+    monkeypatch.setattr(zipfile, "is_zipfile", lambda *_: pytest.fail("the file was read"))
+    with pytest.raises(ClassifierFileError, match=r"cars_svm.npz: 64 MiB, far more than any classifier file"):
+        PhotoClassifier.load(path)
+
+
+# --- the backbone's weights: a classifier fitted on other weights is refused --------------------------
+def test_a_classifier_fitted_on_other_weights_is_refused(fitted, tmp_path, monkeypatch):
+    """Other weights give other features: 10 of 27 car labels changed without a word before this check."""
+    from helpers import assets, backbones
+
+    classifier, _ = fitted
+    ours = backbones.weights_file(backbones.get_backbone(BACKBONE))
+    assert classifier.weights_sha256 == assets.file_digest(ours)
+    path = classifier.save(tmp_path / "cars_svm.npz")
+    assert PhotoClassifier.load(path).weights_sha256 == classifier.weights_sha256
+
+    other_folder = tmp_path / "other_assets"  # an offline folder with a slightly different weights file
+    other = other_folder / backbones.get_backbone(BACKBONE).weights
+    other.parent.mkdir(parents=True)
+    data = bytearray(ours.read_bytes())
+    data[-1] ^= 1
+    other.write_bytes(bytes(data))
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(other_folder))
+    with pytest.raises(ClassifierFileError) as error:
+        PhotoClassifier.load(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: fitted on {BACKBONE} weights with sha256 {classifier.weights_sha256[:16]}")
+    assert f"weights file {other} has sha256 {assets.file_digest(other)[:16]}" in message
+    assert "fit the classifier again" in message
+    # A file saved before the weights were recorded still loads (nothing to compare).
+    assert PhotoClassifier.load(rewrite(path, {"weights_sha256": None})).weights_sha256 is None

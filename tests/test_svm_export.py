@@ -83,3 +83,25 @@ def test_preprocessing_layer_is_the_backbones_own():
                                 preprocess_input=keras.applications.resnet50.preprocess_input)
     with pytest.raises(ValueError, match="does not scale pixels"):
         svm_export.preprocessing_layer(wrong)
+
+
+@needs_assets
+@pytest.mark.parametrize("standardize", [True, False])
+def test_fit_save_load_and_export_agree_with_and_without_standardizing(standardize, tmp_path):
+    """``standardize=False`` (raw logits, as in notebook 3's comparison) saves, loads and exports like the default."""
+    from helpers import features, images
+
+    cars = images.load_image_folder(assets.fetch_folder("images/cars"))
+    logits = features.featurize(cars.paths + cars.unlabelled, backbone=BACKBONE, progress=False)[features.LOGITS]
+    fitted = PhotoClassifier.fit(logits[:20], cars.labels, cars.class_names, backbone=BACKBONE, standardize=standardize)
+    loaded = PhotoClassifier.load(fitted.save(tmp_path / "cars_svm.npz"))
+    expected = fitted.class_scores(logits)
+    np.testing.assert_array_equal(loaded.class_scores(logits), expected)
+    assert (loaded.pipeline["scale"] == "passthrough") is not standardize
+    dense = keras.ops.convert_to_numpy(svm_export.dense_layer(loaded)(logits.astype("float32")))
+    np.testing.assert_allclose(dense, expected, rtol=TOLERANCE, atol=TOLERANCE)
+    model = svm_export.photo_model(loaded)
+    scores = model.predict(images.load_batch(cars.unlabelled, 224), verbose=0)
+    keras.backend.clear_session()
+    np.testing.assert_allclose(scores, expected[20:], rtol=TOLERANCE, atol=TOLERANCE)
+    assert scores.argmax(1).tolist() == expected[20:].argmax(1).tolist()

@@ -46,9 +46,39 @@ def test_fresh_run_dir_empties_the_previous_run(tmp_path, monkeypatch):
     stale.write_text("old run")
     neighbour = tmp_path / "outputs/tensorboard/mnist/linear"
     neighbour.mkdir()
-    run_dir = tensorboard_runs.fresh_run_dir("mnist", "dnn")
-    assert run_dir.is_dir() and not any(run_dir.iterdir())
+    run_dir = tensorboard_runs.fresh_run_dir("mnist", "dnn")  # a run from before the marker: event files only
+    assert [p.name for p in run_dir.iterdir()] == [tensorboard_runs.MARKER]
     assert neighbour.is_dir()  # other runs are left alone
+    (run_dir / "train").mkdir()
+    (run_dir / "train" / "events.out.tfevents.new").write_text("new run")
+    assert [p.name for p in tensorboard_runs.fresh_run_dir("mnist", "dnn").iterdir()] == [tensorboard_runs.MARKER]
+
+
+def test_only_runs_the_course_wrote_are_ever_deleted(tmp_path, monkeypatch):
+    """A learner's folder given by mistake was deleted whole; fresh_run_dir() emptied every run."""
+    monkeypatch.chdir(tmp_path)
+    run = tensorboard_runs.fresh_run_dir("mnist", "dnn")
+    with pytest.raises(ValueError, match="Give the run a name"):
+        tensorboard_runs.fresh_run_dir()
+    assert run.is_dir()
+    mine = tensorboard_runs.tensorboard_dir("mine")
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    with pytest.raises(ValueError, match=f"{re.escape(str(mine))}: not a TensorBoard run the course wrote"):
+        tensorboard_runs.fresh_run_dir("mine")
+    photos = tmp_path / "my_photos"
+    (photos / "Classic").mkdir(parents=True)
+    (photos / "Classic" / "car.jpg").write_bytes(b"a photo")
+    embeddings, metadata, thumbnails = _points(n=4, seed=1)
+    with pytest.raises(ValueError, match="not a TensorBoard run the course wrote.*move it away"):
+        tensorboard_runs.write_projector_run(photos, embeddings, metadata, thumbnails)
+    assert (photos / "Classic" / "car.jpg").read_bytes() == b"a photo" and (mine / "notes.txt").is_file()
+    legacy = tmp_path / "cars"  # a projector run written before the marker existed is still replaced
+    legacy.mkdir()
+    for name in ("projector_config.pbtxt", "logits.tsv", "metadata.tsv", "sprite.png"):
+        (legacy / name).write_text("old")
+    tensorboard_runs.write_projector_run(legacy, embeddings, metadata)
+    assert (legacy / tensorboard_runs.MARKER).is_file() and not (legacy / "sprite.png").exists()
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "../escape", "a/b", "tab\tname"])
@@ -147,7 +177,7 @@ def test_projector_run_holds_the_points_metadata_and_sprite(tmp_path):
     run_dir = tensorboard_runs.write_projector_run(tmp_path / "cars", embeddings, metadata, thumbnails,
                                                    thumbnail_size=20)
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "logits.tsv", "metadata.tsv", "pooled.tsv", "projector_config.pbtxt", "sprite.png"]
+        tensorboard_runs.MARKER, "logits.tsv", "metadata.tsv", "pooled.tsv", "projector_config.pbtxt", "sprite.png"]
 
     config = _read_config(run_dir)
     assert [e.tensor_name for e in config.embeddings] == ["logits", "pooled"]
@@ -196,7 +226,8 @@ def test_a_new_projector_run_replaces_the_old_one_and_a_failed_one_changes_nothi
 
     new_embeddings = {"features": np.ones((4, 2))}
     tensorboard_runs.write_projector_run(run_dir, new_embeddings, metadata)
-    assert sorted(p.name for p in run_dir.iterdir()) == ["features.tsv", "metadata.tsv", "projector_config.pbtxt"]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        tensorboard_runs.MARKER, "features.tsv", "metadata.tsv", "projector_config.pbtxt"]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 

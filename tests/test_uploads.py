@@ -1,5 +1,8 @@
-"""Notebook 2's upload button reads both ipywidgets layouts and shows its errors to the learner."""
+"""Notebook 2's upload button reads both ipywidgets layouts and shows its errors to the learner;
+notebook 3's zip of a photo folder is unpacked safely, from macOS and Windows alike."""
 
+import stat
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -8,7 +11,8 @@ import nbformat
 import pytest
 from IPython.display import clear_output
 
-from helpers.uploads import show_errors_in, uploaded_files
+from helpers import uploads
+from helpers.uploads import show_errors_in, unpack_photo_zip, uploaded_files
 
 NOTEBOOK_2 = Path(__file__).parents[1] / "notebooks" / "02_imagenet_inception.ipynb"
 PHOTO = b"\xff\xd8\xff\xe0 not really a jpeg"
@@ -70,3 +74,81 @@ def test_notebook_upload_callback_classifies_the_uploaded_photo(value, capsys):
     namespace["image_from_bytes"] = broken_decoder
     namespace["on_upload"](SimpleNamespace(new=value))
     assert "Something went wrong: KeyError: 0" in capsys.readouterr().out
+
+
+# --- zips of a photo folder (notebook 3's Colab cell) --------------------------------------------------------
+def make_zip(path: Path, members: dict, links=()) -> Path:
+    """A zip with ``members`` {name as stored: bytes}, names kept exactly (backslashes, '..', long names)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name), data, zipfile.ZIP_DEFLATED)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+    return path
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_macos_zip_gives_its_class_folders_and_no_macosx_class(tmp_path):
+    zip_path = make_zip(tmp_path / "pianos.zip", {
+        "pianos/grand/a.jpg": PHOTO, "pianos/upright/b.jpg": PHOTO, "pianos/.DS_Store": b"x",
+        "__MACOSX/pianos/grand/._a.jpg": b"resource fork", "__MACOSX/pianos/._upright": b"x"})
+    unpacked = unpack_photo_zip(zip_path, tmp_path)
+    assert unpacked.folder.name == "pianos" and unpacked.folder.parent.parent == tmp_path
+    assert tree(unpacked.folder) == ["grand/a.jpg", "upright/b.jpg"] and unpacked.files == 2
+    assert not (unpacked.folder.parent / "__MACOSX").exists()
+    assert unpacked.skipped == ["3 macOS extra file(s) (__MACOSX/, ._*, .DS_Store): not photos"]
+    flat = make_zip(tmp_path / "flat.zip",
+                    {"grand/a.jpg": PHOTO, "upright/b.jpg": PHOTO, "__MACOSX/grand/._a.jpg": b"x"})
+    unpacked = unpack_photo_zip(flat, tmp_path)  # the class folders at the top: __MACOSX is no third class
+    assert sorted(p.name for p in unpacked.folder.iterdir()) == ["grand", "upright"]
+
+
+def test_a_windows_zip_with_backslashes_gives_class_folders(tmp_path):
+    zip_path = make_zip(tmp_path / "pianos.zip", {"pianos\\grand\\a.jpg": PHOTO, "pianos\\upright\\b.jpg": PHOTO})
+    unpacked = unpack_photo_zip(zip_path, tmp_path)
+    assert unpacked.folder.name == "pianos" and tree(unpacked.folder) == ["grand/a.jpg", "upright/b.jpg"]
+
+
+def test_unsafe_and_impossible_members_are_skipped_and_named(tmp_path):
+    long_name = "grand/" + "a" * 300 + ".jpg"
+    zip_path = make_zip(tmp_path / "pianos.zip", {
+        "grand/a.jpg": PHOTO, "upright/b.jpg": PHOTO, "../escape.jpg": PHOTO, "upright/../../x.jpg": PHOTO,
+        "/etc/cron.d/evil": PHOTO, "C:\\Windows\\evil.jpg": PHOTO, long_name: PHOTO}, links=["grand/link.jpg"])
+    (tmp_path / "into").mkdir()
+    unpacked = unpack_photo_zip(zip_path, tmp_path / "into")
+    assert tree(unpacked.folder) == ["grand/a.jpg", "upright/b.jpg"]
+    assert tree(tmp_path / "into") == [f"{unpacked.folder.name}/grand/a.jpg", f"{unpacked.folder.name}/upright/b.jpg"]
+    assert not (tmp_path / "escape.jpg").exists() and not (tmp_path / "x.jpg").exists()
+    assert unpacked.summary().splitlines()[:2] == [f"2 file(s) unpacked into {unpacked.folder}",
+                                                   "  left out: ../escape.jpg: its path leads outside the folder"]
+    reasons = dict(line.split(": ", 1) for line in unpacked.skipped)
+    outside = "its path leads outside the folder"
+    assert reasons == {
+        "../escape.jpg": outside, "upright/../../x.jpg": outside, "/etc/cron.d/evil": outside,
+        "C:\\Windows\\evil.jpg": outside, long_name: "a name longer than 255 bytes, more than the disk takes",
+        "grand/link.jpg": "a link, not a file"}
+
+
+@pytest.mark.parametrize("limit, members, message", [
+    ({}, {"bomb/a.jpg": bytes(20 * 2**20)}, "more than 100 times its size"),  # 20 MiB of zeros zip to 20 kB
+    ({"MAX_FILES": 3}, {f"cats/{i}.jpg": PHOTO for i in range(4)}, "4 files"),
+    ({"MAX_UNPACKED_BYTES": 2**20, "MAX_RATIO": 10**9}, {"big/a.jpg": bytes(2**20 + 1)}, "1 MiB unpacked"),
+])
+def test_a_zip_over_the_limits_is_refused_and_leaves_nothing(limit, members, message, tmp_path, monkeypatch):
+    for name, value in limit.items():
+        monkeypatch.setattr(uploads, name, value)
+    zip_path = make_zip(tmp_path / "photos.zip", members)
+    with pytest.raises(ValueError, match=f"photos.zip: .*{message}.*Nothing was unpacked"):
+        unpack_photo_zip(zip_path, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["photos.zip"]
+
+
+def test_a_damaged_zip_is_a_clear_error(tmp_path):
+    (tmp_path / "photos.zip").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(ValueError, match="photos.zip: not a zip file that can be read.*Zip the folder again"):
+        unpack_photo_zip(tmp_path / "photos.zip", tmp_path)
