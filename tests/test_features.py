@@ -54,7 +54,7 @@ def test_threaded_batches_keep_photo_order():
     paths = [assets.fetch(p) for p in SAMPLES] * 2  # 6 photos: batches of 4 and 2
     expected = model.predict_on_batch(spec.preprocess(images.load_batch(paths, spec.input_size)))["predictions"]
     starts, rows = [], []
-    for start, outputs in features.compute_features(model, spec, paths, batch_size=4, workers=3):
+    for start, outputs, _ in features.compute_features(model, spec, paths, batch_size=4, workers=3):
         starts.append(start)
         rows.append(np.asarray(outputs["predictions"]))
     assert starts == [0, 4]

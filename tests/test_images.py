@@ -124,7 +124,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
     def permission_denied(*args, **kwargs):  # chmod 000 does not stop root, who runs CI
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(images.Image, "open", permission_denied)
+    monkeypatch.setattr(images.Path, "open", permission_denied)
     with pytest.raises(images.ImageError, match="locked.png: permission denied"):
         images.load_image(path)
 
