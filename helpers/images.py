@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import io
 import os
+import socket
 import threading
-import time
 import urllib.request
 import warnings
 from collections import defaultdict
@@ -340,8 +341,8 @@ def download_image(url: str, max_bytes: int = 20 * 2**20, deadline: float = 30.0
                    max_side: int | None = 1024) -> np.ndarray:
     """A photo from the web as an RGB array, for the notebooks' "classify this URL" box.
 
-    At most ``max_bytes`` are read, within ``deadline`` seconds in all (a server that
-    trickles cannot hang the notebook), and decoded as :func:`load_image_bytes` does,
+    At most ``max_bytes`` are read, within ``deadline`` seconds in all, from connecting to
+    the last byte (a server that trickles its headers or body cannot hang the notebook), and decoded as :func:`load_image_bytes` does,
     with ``max_side`` (JPEGs decode at a reduced scale). Nothing is written to disk.
     Every failure is an :class:`ImageError` with one readable line.
     """
@@ -368,23 +369,96 @@ def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
 
     import certifi  # requests' certificates: Python's own are missing on some Macs
 
-    give_up = time.monotonic() + deadline
     request = urllib.request.Request(url, headers={"User-Agent": "going-deeper-course"})
     context = ssl.create_default_context(cafile=certifi.where())
-    with urllib.request.urlopen(request, timeout=min(deadline, 15), context=context) as response:
-        if "text/html" in response.headers.get("Content-Type", ""):
-            raise ImageError(f"{url[:100]} is a web page, not an image: right-click the image "
-                             f"and copy the image's own address.")
-        if int(response.headers.get("Content-Length") or 0) > max_bytes:
-            raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
-        data = bytearray()
-        while chunk := response.read1(64 * 1024):  # returns what has arrived: the deadline is checked often
-            data += chunk
-            if len(data) > max_bytes:
-                raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
-            if time.monotonic() > give_up:
-                raise ImageError(f"{url[:100]} took more than {deadline:.0f} s to download: try another address.")
+    too_slow = ImageError(f"{url[:100]} took more than {deadline:.0f} s to download: try another address.")
+    with _Watchdog(deadline) as watchdog:
+        opener = urllib.request.build_opener(_WatchedHTTP(watchdog), _WatchedHTTPS(watchdog, context=context))
+        try:
+            with opener.open(request, timeout=min(deadline, 15)) as response:
+                if "text/html" in response.headers.get("Content-Type", ""):
+                    raise ImageError(f"{url[:100]} is a web page, not an image: right-click the image "
+                                     f"and copy the image's own address.")
+                if int(response.headers.get("Content-Length") or 0) > max_bytes:
+                    raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
+                data = bytearray()
+                while chunk := response.read1(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
+        except Exception:
+            if watchdog.expired:  # the connection was cut: whatever failed, the reason is the time
+                raise too_slow from None
+            raise
+        if watchdog.expired:  # cut mid-body: what arrived is incomplete
+            raise too_slow
     return bytes(data)
+
+
+class _Watchdog:
+    """One deadline for a whole request: when it passes, every connection the request opened is shut down.
+
+    A socket timeout only limits each read, so a server that sends its status line,
+    headers or body a byte at a time would never time out. Shutting the connection down
+    ends whichever read is waiting; :attr:`expired` then says why.
+    """
+
+    def __init__(self, seconds: float):
+        self.sockets, self.expired, self.lock = [], False, threading.Lock()
+        self.timer = threading.Timer(seconds, self._expire)
+        self.timer.daemon = True
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.timer.cancel()
+
+    def watch(self, sock):
+        """Called with each new connection's socket (redirects open more than one)."""
+        with self.lock:
+            self.sockets.append(sock)
+        if self.expired:
+            self._expire()
+        return sock
+
+    def _expire(self):
+        with self.lock:
+            self.expired = True
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watched(connection_class, watchdog: _Watchdog):
+    """``connection_class`` (http.client's) whose sockets ``watchdog`` watches from the moment they connect."""
+
+    class Watched(connection_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            connect = self._create_connection  # socket.create_connection: before any TLS handshake
+            self._create_connection = lambda *a, **k: watchdog.watch(connect(*a, **k))
+
+    return Watched
+
+
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Watchdog):
+        super().__init__()
+        self.watchdog = watchdog
+
+    def http_open(self, request):
+        return self.do_open(_watched(http.client.HTTPConnection, self.watchdog), request)
+
+
+class _WatchedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: _Watchdog, context):
+        super().__init__(context=context)
+        self.watchdog = watchdog
+
+    def https_open(self, request):
+        return self.do_open(_watched(http.client.HTTPSConnection, self.watchdog), request, context=self._context)
 
 
 # --- folder-per-class datasets -------------------------------------------------------------
