@@ -57,6 +57,9 @@ UNMEASURED_BYTES_PER_PIXEL = 24  # AVIF, HEIF: assumed as costly as WebP
 # whole image once per scan, so a 400 kB file repeating one scan can take minutes (64 scans of
 # 40 MP: about 3 s on a 2-core machine).
 MAX_SCANS = 64
+# Difference hashes (64 bits, see difference_hash) of a photo and its re-saved or resized copy
+# differ in 0-2 bits; those of the course's 27 different cars in 16 or more.
+NEAR_DUPLICATE_BITS = 6
 # Image.reduce (block averaging) stops while the shorter side is still this many times the
 # size we need: the final antialiased resize then looks as if it started from full size.
 REDUCING_GAP = 3
@@ -473,6 +476,7 @@ class ImageFolder:
     labels: np.ndarray  # index into class_names, one per path
     unlabelled: list[Path] = field(default_factory=list)  # loose photos in the top folder
     duplicates: list[list[Path]] = field(default_factory=list)  # groups of files with the same content
+    near_duplicates: list[list[Path]] = field(default_factory=list)  # groups of photos that look the same
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{n}: {int((self.labels == i).sum())}" for i, n in enumerate(self.class_names))
@@ -488,8 +492,9 @@ def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
     a broken link, an empty class folder, too few classes or one photo under two
     labels fail right away with a message that says how to fix the folder.
     Non-photo files at the top (a README) are skipped with a warning, and so are
-    copies of a photo (same content) with a warning, since copies make
-    leave-one-out accuracy look better than it is.
+    copies of a photo (same content) and near copies (a re-saved or resized copy: see
+    :func:`near_duplicate_groups`) with a warning, since copies make leave-one-out
+    accuracy look better than it is.
     """
     root = Path(root)
     if not root.is_dir():
@@ -515,6 +520,7 @@ def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
     folder = ImageFolder(root, [p.name for p in class_dirs], paths, np.array(labels),
                          image_files(root, skip_non_images=True))
     folder.duplicates = _check_duplicates(folder)
+    folder.near_duplicates = _check_near_duplicates(folder)
     return folder
 
 
@@ -550,6 +556,61 @@ def _check_duplicates(folder: ImageFolder) -> list[list[Path]]:
             stacklevel=3,
         )
     return groups
+
+
+def _check_near_duplicates(folder: ImageFolder) -> list[list[Path]]:
+    """Groups of photos that look the same but are not the same file's content: a warning naming them."""
+    exact = {path: i for i, group in enumerate(folder.duplicates) for path in group}
+    groups = [group for group in near_duplicate_groups(folder.paths + folder.unlabelled)
+              if len({exact.get(path, path) for path in group}) > 1]  # not merely exact copies (already reported)
+    if groups:
+        examples = "; ".join(" ~ ".join(str(p.relative_to(folder.root)) for p in g) for g in groups[:3])
+        warnings.warn(
+            f"{folder.root}: {len(groups)} group(s) of photos look the same (re-saved, resized or recompressed "
+            f"copies?): {examples}{'; ...' if len(groups) > 3 else ''}. Near copies make leave-one-out accuracy "
+            f"look better than it is (helpers.svm_classifier holds photos with nearly the same features out "
+            f"together); delete them if they are accidental.",
+            stacklevel=3,
+        )
+    return groups
+
+
+def near_duplicate_groups(paths) -> list[list[Path]]:
+    """Groups of photos whose :func:`difference_hash` differ in at most :data:`NEAR_DUPLICATE_BITS` bits.
+
+    A photo saved again as JPEG, resized or recompressed has other bytes (a new
+    :func:`content_hash`) but the same picture. Photos that cannot be decoded are left
+    out here: they fail, named, when they are used.
+    """
+    paths = [Path(p) for p in paths]
+    hashes = [difference_hash(p) for p in paths]
+    readable = [i for i, h in enumerate(hashes) if h is not None]
+    bits = np.array([hashes[i] for i in readable]).reshape(len(readable), -1)
+    close = (bits[:, None, :] != bits[None, :, :]).sum(axis=2) <= NEAR_DUPLICATE_BITS
+    members = defaultdict(list)
+    for index, group in zip(readable, linked_groups(close)):
+        members[group].append(paths[index])
+    return [group for group in members.values() if len(group) > 1]
+
+
+def linked_groups(close: np.ndarray) -> np.ndarray:
+    """A group number per item, from a symmetric (n, n) boolean matrix of which items are close:
+    items linked by a chain of close pairs share one (the smallest index among them)."""
+    groups = np.arange(len(close))  # each item its own group; then each takes its close items' smallest
+    while not np.array_equal(groups, merged := np.array([groups[row].min() for row in close], dtype=int)):
+        groups = merged  # until nothing changes
+    return groups
+
+
+def difference_hash(path: str | Path) -> np.ndarray | None:
+    """64 bits of a photo that survive re-saving and resizing: is each pixel of a 9x8 grey thumbnail
+    brighter than its left neighbour? None if the photo cannot be decoded."""
+    try:
+        thumbnail = open_rgb(path, max_side=32).convert("L").resize((9, 8), Image.Resampling.BILINEAR)
+    except ImageError:
+        return None
+    pixels = np.asarray(thumbnail, dtype=np.int16)
+    return (pixels[:, 1:] > pixels[:, :-1]).reshape(-1)
 
 
 def duplicate_groups(paths) -> list[list[Path]]:

@@ -73,10 +73,7 @@ def copy_groups(features, near: float = 0.05) -> np.ndarray:
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     unit = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)  # all-zero rows: near nothing
     close = (1 - unit @ unit.T < near) | (same.reshape(-1, 1) == same.reshape(1, -1))
-    groups = np.arange(len(features))  # each row its own group; then each takes its close rows' smallest
-    while not np.array_equal(groups, merged := np.array([groups[row].min() for row in close])):
-        groups = merged  # until nothing changes: a chain of near copies ends up as one group
-    return groups
+    return images.linked_groups(close)  # a chain of near copies is one group
 
 
 def leave_one_out_predictions(features, labels, **pipeline_options) -> np.ndarray:
