@@ -69,6 +69,11 @@ def featurize(
     the 1000 logits and ``"pooled"`` the pooled features below them. Photos are
     centre-cropped and resized to the backbone's input. Copies of a photo (same
     content) are computed once and get the very same features.
+
+    Each file's hash looks its features up; features computed are stored under the hash
+    of the very bytes decoded. A photo replaced in between (a synced folder, a re-upload)
+    gets the features of what was decoded, cached under its new content: the old photo's
+    hash never leads to another photo's features.
     """
     spec = backbones.get_backbone(backbone)
     layers, paths = tuple(layers), [Path(p) for p in paths]

@@ -211,8 +211,8 @@ def _check_scan_count(image: Image.Image, data: bytes, name: str) -> None:
     """Refuse JPEGs with more than :data:`MAX_SCANS` scans (counted from their markers, before decoding).
 
     Each scan starts with the bytes FF DA, which the compressed data never contains
-    (a data byte FF is always followed by 00): counting them is exact, but for an
-    embedded thumbnail's scans, which count too.
+    (a data byte FF is always followed by 00): the count is exact, but for an embedded
+    thumbnail's scans (and, rarely, metadata bytes), which count too; the limit leaves room.
     """
     if image.format in ("JPEG", "MPO") and (scans := data.count(b"\xff\xda")) > MAX_SCANS:
         raise ImageError(
@@ -345,8 +345,9 @@ def download_image(url: str, max_bytes: int = 20 * 2**20, deadline: float = 30.0
     """A photo from the web as an RGB array, for the notebooks' "classify this URL" box.
 
     At most ``max_bytes`` are read, within ``deadline`` seconds in all, from connecting to
-    the last byte (a server that trickles its headers or body cannot hang the notebook), and decoded as :func:`load_image_bytes` does,
-    with ``max_side`` (JPEGs decode at a reduced scale). Nothing is written to disk.
+    the last byte (a server that trickles its headers or body cannot hang the notebook),
+    and decoded as :func:`load_image_bytes` does, with ``max_side`` (JPEGs decode at a
+    reduced scale). Nothing is written to disk.
     Every failure is an :class:`ImageError` with one readable line.
     """
     url = (url or "").strip()
@@ -375,6 +376,7 @@ def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": "going-deeper-course"})
     context = ssl.create_default_context(cafile=certifi.where())
     too_slow = ImageError(f"{url[:100]} took more than {deadline:.0f} s to download: try another address.")
+    too_big = ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
     with _Watchdog(deadline) as watchdog:
         opener = urllib.request.build_opener(_WatchedHTTP(watchdog), _WatchedHTTPS(watchdog, context=context))
         try:
@@ -383,12 +385,12 @@ def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
                     raise ImageError(f"{url[:100]} is a web page, not an image: right-click the image "
                                      f"and copy the image's own address.")
                 if int(response.headers.get("Content-Length") or 0) > max_bytes:
-                    raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
+                    raise too_big
                 data = bytearray()
                 while chunk := response.read1(64 * 1024):
                     data += chunk
                     if len(data) > max_bytes:
-                        raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
+                        raise too_big
         except Exception:
             if watchdog.expired:  # the connection was cut: whatever failed, the reason is the time
                 raise too_slow from None

@@ -86,8 +86,9 @@ def leave_one_out_predictions(features, labels, **pipeline_options) -> np.ndarra
     features, labels = np.asarray(features), np.asarray(labels)
     groups = copy_groups(features)
     if groups.max() == 0:
-        raise ValueError(f"All {len(features)} photos have identical or nearly identical features: there is nothing "
-                         f"to tell apart. Check that the photos differ (not one file copied) and the features were computed.")
+        raise ValueError(f"All {len(features)} photos have identical or nearly identical features: there is "
+                         f"nothing to tell apart. Check that the photos differ (not one file copied) and the "
+                         f"features were computed.")
     pipeline = make_pipeline(**pipeline_options)
     return cross_val_predict(pipeline, features, labels, cv=LeaveOneGroupOut(), groups=groups)
 

@@ -152,8 +152,8 @@ def tflite_predict(path: str | Path, pixels) -> dict[str, np.ndarray]:
     if pixels.dtype != np.uint8 and not is_0_to_255:
         raise ValueError(
             f"tflite_predict takes pixels as uint8 RGB values 0-255, as helpers.images.load_batch gives them, "
-            f"got {pixels.dtype}{' values beyond 0-255' if pixels.dtype.kind in 'iu' else ''}. Pixels scaled to 0-1 must be "
-            f"scaled back (x * 255) and rounded first."
+            f"got {pixels.dtype}{' values beyond 0-255' if pixels.dtype.kind in 'iu' else ''}. "
+            f"Pixels scaled to 0-1 must be scaled back (x * 255) and rounded first."
         )
     run = tflite_interpreter(path).get_signature_runner("serving_default")
     outputs = [run(pixels=photo[np.newaxis]) for photo in pixels.astype("uint8")]
