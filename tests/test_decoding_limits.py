@@ -37,7 +37,12 @@ def decode(path):
 with ThreadPoolExecutor(max_workers=len(sys.argv) - 2) as pool:  # all at once, as featurize's threads
     outcomes = list(pool.map(decode, sys.argv[2:]))
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"outcomes": outcomes, "seconds": usage.ru_utime + usage.ru_stime, "peak": usage.ru_maxrss * 1024}))
+try:  # this process's own peak: Linux's ru_maxrss keeps the parent's RSS at the fork, whatever pytest holds
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+except OSError:  # macOS: no /proc, and ru_maxrss is in bytes
+    peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+print(json.dumps({"outcomes": outcomes, "seconds": usage.ru_utime + usage.ru_stime, "peak": peak}))
 """
 
 
