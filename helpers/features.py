@@ -69,24 +69,37 @@ def featurize(
     the 1000 logits and ``"pooled"`` the pooled features below them. Photos are
     centre-cropped and resized to the backbone's input. Copies of a photo (same
     content) are computed once and get the very same features.
+
+    Each file's hash looks its features up; features computed are stored under the hash
+    of the very bytes decoded. A photo replaced in between (a synced folder, a re-upload)
+    gets the features of what was decoded, cached under its new content: the old photo's
+    hash never leads to another photo's features.
     """
     spec = backbones.get_backbone(backbone)
-    layers = tuple(layers)
-    digests = [content_hash(p) for p in paths]
-    first_path = {}  # one path per distinct photo, in the order given
-    for digest, path in zip(digests, paths):
-        first_path.setdefault(digest, Path(path))
+    layers, paths = tuple(layers), [Path(p) for p in paths]
+    digests = [content_hash(p) for p in paths]  # to look the cache up; what is computed is keyed by what is decoded
     folder = cache_folder(spec.name)
-    rows = {  # (layer, digest) -> features
-        (layer, digest): row
-        for digest in first_path for layer in layers
-        if (row := _load_cached(_cache_file(folder, layer, digest))) is not None
-    }
-    missing = [d for d in first_path if not all((layer, d) in rows for layer in layers)]
-    if missing:
-        rows.update(_compute_and_store(spec, layers, [first_path[d] for d in missing], missing, folder,
-                                       batch_size, progress))
-    return {layer: np.stack([rows[layer, d] for d in digests]) for layer in layers}
+    rows = {}  # (layer, digest) -> features
+    for _ in range(3):  # a file replaced after it was hashed is computed as decoded; again if a copy remains
+        first = {}  # digest -> index of its first path: copies are computed once
+        for index, digest in enumerate(digests):
+            first.setdefault(digest, index)
+        rows.update({
+            (layer, digest): row
+            for digest in first for layer in layers
+            if (layer, digest) not in rows and (row := _load_cached(_cache_file(folder, layer, digest))) is not None
+        })
+        missing = [d for d in first if not all((layer, d) in rows for layer in layers)]
+        if not missing:
+            return {layer: np.stack([rows[layer, d] for d in digests]) for layer in layers}
+        computed, decoded = _compute_and_store(spec, layers, [paths[first[d]] for d in missing], folder,
+                                               batch_size, progress)
+        rows.update(computed)
+        for digest, decoded_digest in zip(missing, decoded):
+            digests[first[digest]] = decoded_digest  # differs only if the file changed since it was hashed
+    changing = [str(paths[first[d]]) for d in missing]
+    raise images.ImageError(f"{', '.join(changing[:3])}: changed while being read, again and again (a folder "
+                            f"being synced or copied?). Run this again once it is complete.")
 
 
 def _load_cached(file: Path) -> np.ndarray | None:
@@ -106,23 +119,29 @@ def _load_cached(file: Path) -> np.ndarray | None:
     return None
 
 
-def _compute_and_store(spec, layers, paths, digests, folder, batch_size, progress) -> dict:
-    """Run the model on ``paths``; return ``{(layer, digest): features}``, caching them when the disk lets us."""
+def _compute_and_store(spec, layers, paths, folder, batch_size, progress) -> tuple[dict, list[str]]:
+    """Run the model on ``paths``: ``{(layer, digest): features}`` and each photo's digest.
+
+    The digest is that of the bytes decoded (the file is read once), so a photo replaced
+    meanwhile is cached under its new content, never under the old one. The features are
+    cached when the disk lets us.
+    """
     model = _feature_model(spec.name, layers, folder.name)
-    rows, writable = {}, True
+    rows, digests, writable = {}, [], True
     # delay: the bar is first drawn after a batch is done (none at all for work under a second), so a
     # notebook saved or shown statically never keeps a bar stuck at 0% (its text is frozen when drawn)
     with tqdm(total=len(paths), desc=f"{spec.title} features", unit="img", disable=not progress, delay=1) as bar:
-        for start, outputs in compute_features(model, spec, paths, batch_size):
+        for _, outputs, batch_digests in compute_features(model, spec, paths, batch_size):
             outputs = {layer: np.asarray(outputs[layer]) for layer in layers}
             for layer in layers:
                 backbones.check_finite(outputs[layer], spec.name)  # before anything of this batch is cached
             for layer in layers:
-                for digest, row in zip(digests[start:], outputs[layer]):
+                for digest, row in zip(batch_digests, outputs[layer]):
                     rows[layer, digest] = row
                     writable = writable and _save_or_warn(_cache_file(folder, layer, digest), row)
-            bar.update(len(outputs[layers[0]]))
-    return rows
+            digests += batch_digests
+            bar.update(len(batch_digests))
+    return rows, digests
 
 
 def _save_or_warn(file: Path, row: np.ndarray) -> bool:
@@ -140,17 +159,21 @@ def _save_or_warn(file: Path, row: np.ndarray) -> bool:
 
 
 def compute_features(model, spec, paths, batch_size: int = BATCH_SIZE, workers: int = 2):
-    """Yield ``(start index, model outputs)`` batch by batch: files -> model input -> model.
+    """Yield ``(start index, model outputs, digests)`` batch by batch: files -> model input -> model.
 
-    ``workers`` threads decode and preprocess the photos (Pillow and NumPy release the
-    GIL) straight into the next batch's array while the model works on this one. The
-    first batch, with the model still idle, gets every worker: for a folder that fits in
-    one batch, like the course's 27 cars, that is the whole job.
+    ``workers`` threads read and decode the photos (Pillow and NumPy release the GIL)
+    straight into the next batch's array while the model works on this one; their memory
+    together stays within ``images.DECODE_BUDGET``. The first batch, with the model still
+    idle, gets every worker: for a folder that fits in one batch, like the course's 27 cars,
+    that is the whole job. ``digests`` are the sha256 of the bytes each photo was decoded
+    from (each file is read once): the key its features may be cached under.
     """
     size = spec.input_size
 
     def load_into(batch, index, path):
-        batch[index] = spec.preprocess(images.load_for_model(path, size))
+        data = images.read_photo(path)
+        batch[index] = spec.preprocess(images.model_input(data, str(path), size))
+        return images.bytes_hash(data)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
 
@@ -162,11 +185,10 @@ def compute_features(model, spec, paths, batch_size: int = BATCH_SIZE, workers: 
         pending = start_loading(0)
         for start in range(0, len(paths), batch_size):
             batch, loads = pending
-            for load in loads:
-                load.result()  # a bad photo's ImageError, naming the file, is raised here
+            digests = [load.result() for load in loads]  # a bad photo's ImageError, naming the file, is raised here
             if start + batch_size < len(paths):
                 pending = start_loading(start + batch_size)
-            yield start, model.predict_on_batch(batch)
+            yield start, model.predict_on_batch(batch), digests
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:

@@ -9,11 +9,16 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
+
+# A temporary folder untouched this long belongs to a write that was killed (an export takes minutes).
+STALE_AFTER = 3600
 
 
 @contextlib.contextmanager
@@ -29,6 +34,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale_temporaries(path)
         workspace = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     except OSError as error:
         raise _write_error(path, error) from error
@@ -39,6 +45,20 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         raise _write_error(path, error) from error
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+def sweep_stale_temporaries(path: str | Path, older_than: float = STALE_AFTER) -> None:
+    """Delete the temporary folders of writes of ``path`` that were killed (a kernel restarted mid-export).
+
+    A killed write never reaches its cleanup: its hidden folder, up to ~100 MB for a
+    SavedModel, would stay. Only folders untouched for ``older_than`` seconds go: a
+    write in progress in another kernel keeps its own.
+    """
+    path = Path(path)
+    for folder in path.parent.glob(f".{glob.escape(path.name)}.{'?' * 8}.tmp"):  # tempfile.mkdtemp's names
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to delete: left as it is
+            if folder.is_dir() and not folder.is_symlink() and time.time() - folder.stat().st_mtime > older_than:
+                shutil.rmtree(folder)
 
 
 def _replace(new: Path, path: Path, workspace: Path) -> None:

@@ -5,8 +5,12 @@ labels, loose image files in the top folder are unlabelled test photos, as in th
 
 Safety: only photo formats are decoded (:data:`PHOTO_FORMATS`, chosen from the file's
 content, whatever its name: a PostScript file named ``car.jpg`` never reaches
-Ghostscript), at most :data:`MAX_PIXELS` pixels (a small file can hold a huge image),
-and every decoder failure becomes an :class:`ImageError` naming the file.
+Ghostscript), from files of at most :data:`MAX_FILE_BYTES`, read once (the bytes hashed
+are the bytes decoded), with at most :data:`MAX_PIXELS` pixels and an estimated
+:data:`DECODE_BUDGET` of memory (a small file can hold a huge image), all threads
+together, and progressive JPEGs with at most :data:`MAX_SCANS` scans (each scan is one
+more pass over the whole image). Every decoder failure becomes an :class:`ImageError`
+naming the file.
 
 Junk-file policy: hidden files (names starting with ``.``, such as ``.DS_Store``
 or macOS ``._photo.jpg`` shadows) and ``Thumbs.db`` / ``desktop.ini`` are skipped
@@ -16,9 +20,13 @@ silently. In a class folder any other file must be a photo; if it is not, you ge
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import io
-import time
+import os
+import socket
+import threading
 import urllib.request
 import warnings
 from collections import defaultdict
@@ -34,6 +42,24 @@ PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP", "TIFF")  # MPO: JPE
 PLUGIN_FORMATS = ("AVIF", "HEIF")  # decoded only where a Pillow plugin for them is installed
 # Well below Pillow's own bomb limit (89 MP): a 40 MP photo already takes 120 MB as RGB.
 MAX_PIXELS = 40_000_000
+# Bigger files are refused before a byte is read (40 MP photos take 5-25 MB as JPEG; the file is
+# held in memory while it is decoded).
+MAX_FILE_BYTES = 50 * 2**20
+# Memory one photo may take while it decodes, and all threads' photos together: with Python,
+# NumPy and Pillow loaded (40 MB), decoding any accepted photo stays under 0.5 GiB.
+DECODE_BUDGET = 400 * 2**20
+# Peak bytes per pixel of decoding a photo as RGB and as a NumPy array, per format, in its most
+# expensive mode (measured on Pillow 13 with 40 MP images: WebP decodes to RGBA and copies it;
+# transparency is composited on white; 16-bit and float images are stretched in float32).
+PEAK_BYTES_PER_PIXEL = {"JPEG": 10, "MPO": 10, "BMP": 10, "PNG": 16, "TIFF": 16, "GIF": 14, "WEBP": 24}
+UNMEASURED_BYTES_PER_PIXEL = 24  # AVIF, HEIF: assumed as costly as WebP
+# Baseline JPEGs have 1 scan per image, progressive ones about 10; libjpeg passes over the
+# whole image once per scan, so a 400 kB file repeating one scan can take minutes (64 scans of
+# 40 MP: about 3 s on a 2-core machine).
+MAX_SCANS = 64
+# Difference hashes (64 bits, see difference_hash) of a photo and its re-saved or resized copy
+# differ in 0-2 bits; those of the course's 27 different cars in 16 or more.
+NEAR_DUPLICATE_BITS = 6
 # Image.reduce (block averaging) stops while the shorter side is still this many times the
 # size we need: the final antialiased resize then looks as if it started from full size.
 REDUCING_GAP = 3
@@ -61,11 +87,59 @@ def is_junk(path: Path) -> bool:
 
 
 def content_hash(path: str | Path) -> str:
-    """sha256 of a file's bytes: the same photo under any name or in any folder has the same hash."""
+    """sha256 of a file's bytes: the same photo under any name or in any folder has the same hash.
+
+    Read in chunks (a huge file never sits in memory) and refused, as :func:`read_photo`
+    refuses it, above :data:`MAX_FILE_BYTES`. To key what was decoded, hash the bytes that
+    were decoded (:func:`bytes_hash` of :func:`read_photo`'s): the file may change in between.
+    """
+    digest = hashlib.sha256()
+    with _open_photo_file(path) as file:
+        while chunk := file.read(2**20):
+            digest.update(chunk)
+            _check_file_size(file.tell(), path)  # a file that grew since it was opened
+    return digest.hexdigest()
+
+
+def bytes_hash(data: bytes) -> str:
+    """:func:`content_hash` of a file's bytes already read."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_photo(path: str | Path) -> bytes:
+    """The bytes of a photo file, read once, at most :data:`MAX_FILE_BYTES` (bigger is an :class:`ImageError`)."""
+    with _open_photo_file(path) as file:
+        data = file.read(os.fstat(file.fileno()).st_size)  # a size already checked
+        if file.read(1):
+            raise ImageError(f"{path}: the file grew while it was read (is it being copied or synced?). "
+                             f"Try again once it is complete.")
+    return data
+
+
+@contextlib.contextmanager
+def _open_photo_file(path: str | Path):
+    """Open ``path`` for reading, refusing files above :data:`MAX_FILE_BYTES` before reading; errors name it."""
+    path = Path(path)
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError as error:  # missing, a folder, unreadable: say which file
-        raise ImageError(f"{path}: cannot be read ({error.strerror}). Check the path.") from None
+        with path.open("rb") as file:
+            _check_file_size(os.fstat(file.fileno()).st_size, path)
+            yield file
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file. Check the path.") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a folder, not an image file.") from None
+    except PermissionError:
+        raise ImageError(f"{path}: permission denied. Make the file readable (chmod +r).") from None
+    except OSError as error:  # any other reason: say which file
+        raise ImageError(f"{path}: cannot be read ({error.strerror or error}). Check the path.") from None
+
+
+def _check_file_size(size: int, name) -> None:
+    if size > MAX_FILE_BYTES:
+        raise ImageError(
+            f"{name}: the file is larger than {MAX_FILE_BYTES / 2**20:.0f} MB, too big for a photo here. "
+            f"Save it as a JPEG of at most 4000 pixels a side, or remove it."
+        )
 
 
 def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
@@ -82,37 +156,36 @@ def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
 
 def load_image_bytes(data: bytes, name: str = "photo", max_side: int | None = None) -> np.ndarray:
     """:func:`load_image` for a file's content in memory (an upload); ``name`` labels error messages."""
-    return np.asarray(_decode(io.BytesIO(data), name, max_side))
+    return np.asarray(decode_photo(data, name, max_side))
 
 
 def open_rgb(path: str | Path, max_side: int | None = None) -> Image.Image:
     """:func:`load_image` as a Pillow image; every failure becomes an :class:`ImageError`."""
-    path = Path(path)
-    try:
-        return _decode(path, str(path), max_side)
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file. Check the path.") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a folder, not an image file.") from None
-    except PermissionError:
-        raise ImageError(f"{path}: permission denied. Make the file readable (chmod +r).") from None
+    return decode_photo(read_photo(path), str(path), max_side)
 
 
-def _decode(source: Path | io.BytesIO, name: str, max_side: int | None) -> Image.Image:
-    """Decode a photo file (path or bytes); decoder failures become :class:`ImageError` (file errors pass)."""
+def decode_photo(data: bytes, name: str, max_side: int | None = None) -> Image.Image:
+    """A photo file's bytes as an RGB Pillow image, within the limits above; failures are :class:`ImageError`."""
+    _check_file_size(len(data), name)
     try:
-        with Image.open(source, formats=photo_formats()) as image:
+        with warnings.catch_warnings():
+            # Pillow warns above 89 MP; the checks below bound every decode more tightly (a JPEG
+            # that big may decode at a reduced scale, in draft mode), so the warning says nothing
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=photo_formats())
+        with image:
             if max_side:
                 image.draft("RGB", (max_side, max_side))  # JPEG only: decode at reduced scale
             _check_pixel_count(image, name)
-            image.load()
-            ImageOps.exif_transpose(image, in_place=True)
-            return _shrink(_to_rgb(image, name), max_side)
-    except (ImageError, FileNotFoundError, IsADirectoryError, PermissionError):
+            _check_scan_count(image, data, name)
+            with _DECODING.reserve(_decode_cost(image, name)):
+                image.load()
+                ImageOps.exif_transpose(image, in_place=True)
+                return _shrink(_to_rgb(image, name), max_side)
+    except ImageError:
         raise
     except UnidentifiedImageError:
-        empty = (source.stat().st_size if isinstance(source, Path) else source.getbuffer().nbytes) == 0
-        what = "is empty (0 bytes)" if empty else f"is not an image in a photo format ({', '.join(photo_formats())})"
+        what = "is empty (0 bytes)" if not data else f"is not an image in a photo format ({', '.join(photo_formats())})"
         raise ImageError(f"{name}: {what}. Replace it with a JPEG/PNG photo, or remove it from the folder.") from None
     except Image.DecompressionBombError as error:
         raise ImageError(f"{name}: {error} Shrink it (4000 pixels a side is plenty) or remove it.") from None
@@ -132,6 +205,60 @@ def _check_pixel_count(image: Image.Image, name: str) -> None:
             f"decodes (a small file holding a huge image can fill the memory). Shrink it (4000 pixels a "
             f"side is plenty) or remove it."
         )
+
+
+def _check_scan_count(image: Image.Image, data: bytes, name: str) -> None:
+    """Refuse JPEGs with more than :data:`MAX_SCANS` scans (counted from their markers, before decoding).
+
+    Each scan starts with the bytes FF DA, which the compressed data never contains
+    (a data byte FF is always followed by 00): the count is exact, but for an embedded
+    thumbnail's scans (and, rarely, metadata bytes), which count too; the limit leaves room.
+    """
+    if image.format in ("JPEG", "MPO") and (scans := data.count(b"\xff\xda")) > MAX_SCANS:
+        raise ImageError(
+            f"{name}: a JPEG with {scans} scans (photos have at most about 10; each scan makes decoding "
+            f"slower). Save it again as an ordinary JPEG, or remove it."
+        )
+
+
+def _decode_cost(image: Image.Image, name: str) -> int:
+    """Bytes decoding ``image`` takes at its peak (after draft), refused above :data:`DECODE_BUDGET`."""
+    width, height = image.size
+    cost = width * height * PEAK_BYTES_PER_PIXEL.get(image.format, UNMEASURED_BYTES_PER_PIXEL)
+    if cost > DECODE_BUDGET:
+        raise ImageError(
+            f"{name}: decoding this {width}x{height} {image.format} image would take about "
+            f"{cost / 2**30:.1f} GiB of memory, more than the {DECODE_BUDGET / 2**30:.1f} GiB the course allows "
+            f"a photo. Shrink it (4000 pixels a side is plenty) or save it as a JPEG."
+        )
+    return cost
+
+
+class _MemoryBudget:
+    """Memory shared by threads that decode at once: each reserves its estimate, and waits while it does not fit.
+
+    Featurizing decodes in several threads; without this, two photos each just within
+    :data:`DECODE_BUDGET` would take twice that. One photo alone always fits.
+    """
+
+    def __init__(self, limit: int):
+        self.limit, self.used, self.changed = limit, 0, threading.Condition()
+
+    @contextlib.contextmanager
+    def reserve(self, amount: int):
+        amount = min(amount, self.limit)
+        with self.changed:
+            self.changed.wait_for(lambda: self.used + amount <= self.limit)
+            self.used += amount
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.used -= amount
+                self.changed.notify_all()
+
+
+_DECODING = _MemoryBudget(DECODE_BUDGET)
 
 
 def _to_rgb(image: Image.Image, name: str) -> Image.Image:
@@ -194,7 +321,12 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
 
 def load_for_model(path: str | Path, size: int, crop: bool = True) -> np.ndarray:
     """Load a photo, crop its middle square (or squash it if ``crop=False``), resize to ``size``."""
-    image = open_rgb(path, max_side=size)
+    return model_input(read_photo(path), str(path), size, crop)
+
+
+def model_input(data: bytes, name: str, size: int, crop: bool = True) -> np.ndarray:
+    """:func:`load_for_model` of a photo file's bytes already read (``name`` labels error messages)."""
+    image = decode_photo(data, name, max_side=size)
     box = middle_square_box(*image.size) if crop else None
     # Pillow crops and resizes in one pass, three times faster than crop_middle_square +
     # resize through NumPy, with the same pixels except the outermost row and column.
@@ -212,9 +344,10 @@ def download_image(url: str, max_bytes: int = 20 * 2**20, deadline: float = 30.0
                    max_side: int | None = 1024) -> np.ndarray:
     """A photo from the web as an RGB array, for the notebooks' "classify this URL" box.
 
-    At most ``max_bytes`` are read, within ``deadline`` seconds in all (a server that
-    trickles cannot hang the notebook), and decoded as :func:`load_image_bytes` does,
-    with ``max_side`` (JPEGs decode at a reduced scale). Nothing is written to disk.
+    At most ``max_bytes`` are read, within ``deadline`` seconds in all, from connecting to
+    the last byte (a server that trickles its headers or body cannot hang the notebook),
+    and decoded as :func:`load_image_bytes` does, with ``max_side`` (JPEGs decode at a
+    reduced scale). Nothing is written to disk.
     Every failure is an :class:`ImageError` with one readable line.
     """
     url = (url or "").strip()
@@ -240,23 +373,97 @@ def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
 
     import certifi  # requests' certificates: Python's own are missing on some Macs
 
-    give_up = time.monotonic() + deadline
     request = urllib.request.Request(url, headers={"User-Agent": "going-deeper-course"})
     context = ssl.create_default_context(cafile=certifi.where())
-    with urllib.request.urlopen(request, timeout=min(deadline, 15), context=context) as response:
-        if "text/html" in response.headers.get("Content-Type", ""):
-            raise ImageError(f"{url[:100]} is a web page, not an image: right-click the image "
-                             f"and copy the image's own address.")
-        if int(response.headers.get("Content-Length") or 0) > max_bytes:
-            raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
-        data = bytearray()
-        while chunk := response.read1(64 * 1024):  # returns what has arrived: the deadline is checked often
-            data += chunk
-            if len(data) > max_bytes:
-                raise ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
-            if time.monotonic() > give_up:
-                raise ImageError(f"{url[:100]} took more than {deadline:.0f} s to download: try another address.")
+    too_slow = ImageError(f"{url[:100]} took more than {deadline:.0f} s to download: try another address.")
+    too_big = ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
+    with _Watchdog(deadline) as watchdog:
+        opener = urllib.request.build_opener(_WatchedHTTP(watchdog), _WatchedHTTPS(watchdog, context=context))
+        try:
+            with opener.open(request, timeout=min(deadline, 15)) as response:
+                if "text/html" in response.headers.get("Content-Type", ""):
+                    raise ImageError(f"{url[:100]} is a web page, not an image: right-click the image "
+                                     f"and copy the image's own address.")
+                if int(response.headers.get("Content-Length") or 0) > max_bytes:
+                    raise too_big
+                data = bytearray()
+                while chunk := response.read1(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise too_big
+        except Exception:
+            if watchdog.expired:  # the connection was cut: whatever failed, the reason is the time
+                raise too_slow from None
+            raise
+        if watchdog.expired:  # cut mid-body: what arrived is incomplete
+            raise too_slow
     return bytes(data)
+
+
+class _Watchdog:
+    """One deadline for a whole request: when it passes, every connection the request opened is shut down.
+
+    A socket timeout only limits each read, so a server that sends its status line,
+    headers or body a byte at a time would never time out. Shutting the connection down
+    ends whichever read is waiting; :attr:`expired` then says why.
+    """
+
+    def __init__(self, seconds: float):
+        self.sockets, self.expired, self.lock = [], False, threading.Lock()
+        self.timer = threading.Timer(seconds, self._expire)
+        self.timer.daemon = True
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.timer.cancel()
+
+    def watch(self, sock):
+        """Called with each new connection's socket (redirects open more than one)."""
+        with self.lock:
+            self.sockets.append(sock)
+        if self.expired:
+            self._expire()
+        return sock
+
+    def _expire(self):
+        with self.lock:
+            self.expired = True
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watched(connection_class, watchdog: _Watchdog):
+    """``connection_class`` (http.client's) whose sockets ``watchdog`` watches from the moment they connect."""
+
+    class Watched(connection_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            connect = self._create_connection  # socket.create_connection: before any TLS handshake
+            self._create_connection = lambda *a, **k: watchdog.watch(connect(*a, **k))
+
+    return Watched
+
+
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Watchdog):
+        super().__init__()
+        self.watchdog = watchdog
+
+    def http_open(self, request):
+        return self.do_open(_watched(http.client.HTTPConnection, self.watchdog), request)
+
+
+class _WatchedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: _Watchdog, context):
+        super().__init__(context=context)
+        self.watchdog = watchdog
+
+    def https_open(self, request):
+        return self.do_open(_watched(http.client.HTTPSConnection, self.watchdog), request, context=self._context)
 
 
 # --- folder-per-class datasets -------------------------------------------------------------
@@ -271,6 +478,7 @@ class ImageFolder:
     labels: np.ndarray  # index into class_names, one per path
     unlabelled: list[Path] = field(default_factory=list)  # loose photos in the top folder
     duplicates: list[list[Path]] = field(default_factory=list)  # groups of files with the same content
+    near_duplicates: list[list[Path]] = field(default_factory=list)  # groups of photos that look the same
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{n}: {int((self.labels == i).sum())}" for i, n in enumerate(self.class_names))
@@ -286,8 +494,9 @@ def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
     a broken link, an empty class folder, too few classes or one photo under two
     labels fail right away with a message that says how to fix the folder.
     Non-photo files at the top (a README) are skipped with a warning, and so are
-    copies of a photo (same content) with a warning, since copies make
-    leave-one-out accuracy look better than it is.
+    copies of a photo (same content) and near copies (a re-saved or resized copy: see
+    :func:`near_duplicate_groups`) with a warning, since copies make leave-one-out
+    accuracy look better than it is.
     """
     root = Path(root)
     if not root.is_dir():
@@ -313,6 +522,7 @@ def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
     folder = ImageFolder(root, [p.name for p in class_dirs], paths, np.array(labels),
                          image_files(root, skip_non_images=True))
     folder.duplicates = _check_duplicates(folder)
+    folder.near_duplicates = _check_near_duplicates(folder)
     return folder
 
 
@@ -348,6 +558,61 @@ def _check_duplicates(folder: ImageFolder) -> list[list[Path]]:
             stacklevel=3,
         )
     return groups
+
+
+def _check_near_duplicates(folder: ImageFolder) -> list[list[Path]]:
+    """Groups of photos that look the same but are not the same file's content: a warning naming them."""
+    exact = {path: i for i, group in enumerate(folder.duplicates) for path in group}
+    groups = [group for group in near_duplicate_groups(folder.paths + folder.unlabelled)
+              if len({exact.get(path, path) for path in group}) > 1]  # not merely exact copies (already reported)
+    if groups:
+        examples = "; ".join(" ~ ".join(str(p.relative_to(folder.root)) for p in g) for g in groups[:3])
+        warnings.warn(
+            f"{folder.root}: {len(groups)} group(s) of photos look the same (re-saved, resized or recompressed "
+            f"copies?): {examples}{'; ...' if len(groups) > 3 else ''}. Near copies make leave-one-out accuracy "
+            f"look better than it is (helpers.svm_classifier holds photos with nearly the same features out "
+            f"together); delete them if they are accidental.",
+            stacklevel=3,
+        )
+    return groups
+
+
+def near_duplicate_groups(paths) -> list[list[Path]]:
+    """Groups of photos whose :func:`difference_hash` differ in at most :data:`NEAR_DUPLICATE_BITS` bits.
+
+    A photo saved again as JPEG, resized or recompressed has other bytes (a new
+    :func:`content_hash`) but the same picture. Photos that cannot be decoded are left
+    out here: they fail, named, when they are used.
+    """
+    paths = [Path(p) for p in paths]
+    hashes = [difference_hash(p) for p in paths]
+    readable = [i for i, h in enumerate(hashes) if h is not None]
+    bits = np.array([hashes[i] for i in readable]).reshape(len(readable), -1)
+    close = (bits[:, None, :] != bits[None, :, :]).sum(axis=2) <= NEAR_DUPLICATE_BITS
+    members = defaultdict(list)
+    for index, group in zip(readable, linked_groups(close)):
+        members[group].append(paths[index])
+    return [group for group in members.values() if len(group) > 1]
+
+
+def linked_groups(close: np.ndarray) -> np.ndarray:
+    """A group number per item, from a symmetric (n, n) boolean matrix of which items are close:
+    items linked by a chain of close pairs share one (the smallest index among them)."""
+    groups = np.arange(len(close))  # each item its own group; then each takes its close items' smallest
+    while not np.array_equal(groups, merged := np.array([groups[row].min() for row in close], dtype=int)):
+        groups = merged  # until nothing changes
+    return groups
+
+
+def difference_hash(path: str | Path) -> np.ndarray | None:
+    """64 bits of a photo that survive re-saving and resizing: is each pixel of a 9x8 grey thumbnail
+    brighter than its left neighbour? None if the photo cannot be decoded."""
+    try:
+        thumbnail = open_rgb(path, max_side=32).convert("L").resize((9, 8), Image.Resampling.BILINEAR)
+    except ImageError:
+        return None
+    pixels = np.asarray(thumbnail, dtype=np.int16)
+    return (pixels[:, 1:] > pixels[:, :-1]).reshape(-1)
 
 
 def duplicate_groups(paths) -> list[list[Path]]:

@@ -68,14 +68,21 @@ def is_standardized(pipeline: Pipeline) -> bool:
     return pipeline["scale"] != "passthrough"
 
 
-def copy_groups(features) -> np.ndarray:
-    """A group number per row: rows with identical features (copies of one photo) share one.
+def copy_groups(features, near: float = 0.05) -> np.ndarray:
+    """A group number per row: copies and near copies of one photo share one.
 
     The feature cache keys features by photo content, so copies of a photo -- the same
-    file twice, under two names or linked -- get exactly the same row.
+    file twice, under two names or linked -- get exactly the same row. A re-saved or
+    resized copy gets nearly the same one: rows whose cosine distance is under ``near``
+    are grouped too (re-saved JPEGs: under 0.01, resized to 3/4: under 0.04; the course's
+    different cars: 0.12 and more, logits or pooled features).
     """
-    _, groups = np.unique(np.asarray(features), axis=0, return_inverse=True)
-    return groups.reshape(-1)
+    features = np.asarray(features, dtype=float)
+    _, same = np.unique(features, axis=0, return_inverse=True)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    unit = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)  # all-zero rows: near nothing
+    close = (1 - unit @ unit.T < near) | (same.reshape(-1, 1) == same.reshape(1, -1))
+    return images.linked_groups(close)  # a chain of near copies is one group
 
 
 def leave_one_out_predictions(features, labels, **pipeline_options) -> np.ndarray:
@@ -88,8 +95,9 @@ def leave_one_out_predictions(features, labels, **pipeline_options) -> np.ndarra
     features, labels = np.asarray(features), np.asarray(labels)
     groups = copy_groups(features)
     if groups.max() == 0:
-        raise ValueError(f"All {len(features)} photos have identical features: there is nothing to tell apart. "
-                         f"Check that the photos differ (not one file copied) and the features were computed.")
+        raise ValueError(f"All {len(features)} photos have identical or nearly identical features: there is "
+                         f"nothing to tell apart. Check that the photos differ (not one file copied) and the "
+                         f"features were computed.")
     pipeline = make_pipeline(**pipeline_options)
     return cross_val_predict(pipeline, features, labels, cv=LeaveOneGroupOut(), groups=groups)
 

@@ -99,14 +99,21 @@ def export(model: keras.Model, path: str | Path, class_names) -> dict[str, Path]
     - SavedModel: TensorFlow's deployment format, with the serving signature of :func:`serving_archive`
       (TF Serving serves it; :func:`convert_to_tflite` converts it for phones).
 
-    Each is written under a temporary name, then renamed (see ``helpers.files``).
+    Both are written under temporary names, and renamed only once both are complete (see
+    ``helpers.files``): a failed export (a full disk) leaves the previous pair as it was,
+    never a new ``.keras`` beside an old SavedModel.
     """
     path = Path(path)
     files = {"keras": path.with_name(path.name + ".keras"), "saved_model": path.with_name(path.name + "_savedmodel")}
-    with atomic_output(files["keras"]) as temporary:
-        model.save(temporary)
-    with atomic_output(files["saved_model"]) as temporary:
-        serving_archive(model, class_names).write_out(temporary, verbose=False)
+    try:
+        with atomic_output(files["keras"]) as keras_file, atomic_output(files["saved_model"]) as saved_model:
+            model.save(keras_file)
+            serving_archive(model, class_names).write_out(saved_model, verbose=False)
+    except tf.errors.OpError as error:  # TensorFlow's own file errors (a full disk: ResourceExhausted, Unknown...)
+        raise OSError(
+            f"{files['saved_model']}: could not be written ({error.message}). Nothing was replaced: the previous "
+            f"export, if any, is unchanged. Free some disk space, or choose a folder you can write to."
+        ) from None
     return files
 
 
@@ -138,9 +145,20 @@ def tflite_interpreter(path: str | Path):
 def tflite_predict(path: str | Path, pixels) -> dict[str, np.ndarray]:
     """Run a .tflite file from :func:`convert_to_tflite` photo by photo, as an app would.
 
-    ``pixels``: uint8 (n, size, size, 3). Returns ``{"scores": (n, classes), "label": n class names}``.
+    ``pixels``: uint8 (n, size, size, 3), as ``helpers.images.load_batch`` gives; integers 0-255 of
+    another type are converted, anything else is refused (cast to uint8, pixels scaled to 0-1 would
+    all become 0 or 1 and get a label without a word). Returns
+    ``{"scores": (n, classes), "label": n class names}``.
     """
+    pixels = np.asarray(pixels)
+    is_0_to_255 = pixels.dtype.kind in "iu" and (pixels.size == 0 or 0 <= pixels.min() <= pixels.max() <= 255)
+    if pixels.dtype != np.uint8 and not is_0_to_255:
+        raise ValueError(
+            f"tflite_predict takes pixels as uint8 RGB values 0-255, as helpers.images.load_batch gives them, "
+            f"got {pixels.dtype}{' values beyond 0-255' if pixels.dtype.kind in 'iu' else ''}. "
+            f"Pixels scaled to 0-1 must be scaled back (x * 255) and rounded first."
+        )
     run = tflite_interpreter(path).get_signature_runner("serving_default")
-    outputs = [run(pixels=photo[np.newaxis]) for photo in np.asarray(pixels, dtype="uint8")]
+    outputs = [run(pixels=photo[np.newaxis]) for photo in pixels.astype("uint8")]
     return {"scores": np.concatenate([o["scores"] for o in outputs]),
             "label": np.array([label.decode() for o in outputs for label in o["label"]])}

@@ -48,6 +48,15 @@ class PhotoServer(test_assets.Handler):
                     self.wfile.write(b"\xff")
                     self.wfile.flush()
                     time.sleep(0.05)
+        elif name in ("slow-status", "slow-headers"):  # each byte in time, the whole never: one read at a time
+            head = b"HTTP/1.0 200 OK\r\n" + b"X-Padding: " + b"x" * 1000 + b"\r\n\r\n"
+            with contextlib.suppress(OSError):  # the client hangs up
+                if name == "slow-headers":
+                    self.wfile.write(head[:17])
+                for byte in head[17 if name == "slow-headers" else 0 :]:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.05)
         else:
             self.send(404, b"not found", "text/plain")
 
@@ -70,6 +79,8 @@ def test_a_big_photo_is_decoded_at_a_reduced_scale(server):
     ("/huge", "larger than 1 MB"),
     ("/endless", "larger than 1 MB"),
     ("/trickle", "took more than 1 s"),
+    ("/slow-status", "took more than 1 s"),  # the deadline covers the whole request, not only the body
+    ("/slow-headers", "took more than 1 s"),
     ("/page", "is a web page, not an image"),
     ("/missing.jpg", "Could not download .*404"),
     ("/..", "Could not download .*404"),

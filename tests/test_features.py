@@ -43,7 +43,7 @@ def test_bad_photo_is_named_and_earlier_batches_stay_cached(tmp_path, monkeypatc
         features.featurize([*good, bad], backbone="mobilenet_v2", batch_size=2, progress=False)
     # the first batch was complete and is cached; nothing of the failed batch is
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2
-    with pytest.raises(images.ImageError, match="missing.jpg: cannot be read"):
+    with pytest.raises(images.ImageError, match="missing.jpg: no such file"):
         features.featurize([tmp_path / "missing.jpg"], backbone="mobilenet_v2", progress=False)
 
 
@@ -53,9 +53,35 @@ def test_threaded_batches_keep_photo_order():
     model = features._feature_model(spec.name, ("predictions",))
     paths = [assets.fetch(p) for p in SAMPLES] * 2  # 6 photos: batches of 4 and 2
     expected = model.predict_on_batch(spec.preprocess(images.load_batch(paths, spec.input_size)))["predictions"]
-    starts, rows = [], []
-    for start, outputs in features.compute_features(model, spec, paths, batch_size=4, workers=3):
+    starts, rows, digests = [], [], []
+    for start, outputs, batch_digests in features.compute_features(model, spec, paths, batch_size=4, workers=3):
         starts.append(start)
         rows.append(np.asarray(outputs["predictions"]))
-    assert starts == [0, 4]
+        digests += batch_digests
+    assert starts == [0, 4] and digests == [images.content_hash(p) for p in paths]
     np.testing.assert_allclose(np.concatenate(rows), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_photo_replaced_while_featurizing_is_cached_under_what_was_decoded(tmp_path, monkeypatch):
+    """Hashed, then replaced before it is decoded (a synced folder, a re-upload): the new photo's
+    features must never be cached under the old photo's hash, where every later run would find them."""
+    cat, owl = [assets.fetch(p) for p in SAMPLES[:2]]
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "truth"))
+    truth = features.featurize([cat, owl], backbone="mobilenet_v2", progress=False)[features.LOGITS]
+
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
+    photo = shutil.copy(cat, tmp_path / "photo.bmp")
+
+    def hash_then_replace(path):
+        digest = images.content_hash(path)
+        if path == photo:
+            shutil.copy(owl, photo)  # replaced between the hash and the decoding
+        return digest
+
+    monkeypatch.setattr(features, "content_hash", hash_then_replace)
+    # photo.bmp decodes as the owl; the cat itself, a copy of photo.bmp's old content, is still computed
+    during = features.featurize([photo, cat], backbone="mobilenet_v2", progress=False)[features.LOGITS]
+    np.testing.assert_allclose(during, truth[[1, 0]], rtol=1e-4, atol=1e-4)
+    monkeypatch.setattr(features, "content_hash", images.content_hash)
+    after = features.featurize([cat, owl], backbone="mobilenet_v2", progress=False)[features.LOGITS]
+    np.testing.assert_allclose(after, truth, rtol=1e-4, atol=1e-4)  # the cache holds no owl under the cat's hash

@@ -2,6 +2,7 @@
 
 import errno
 import os
+import time
 
 import pytest
 
@@ -73,3 +74,19 @@ def test_two_writers_never_share_a_temporary(tmp_path):
         first.write_text("one")
         second.write_text("two")
     assert path.read_text() == "one"  # the last to finish wins; both were complete
+
+
+def test_temporaries_of_killed_writes_are_swept_but_not_a_write_in_progress(tmp_path):
+    """A kernel killed mid-export never cleans up: its hidden folder (28-95 MB for a SavedModel) is swept later."""
+    path = tmp_path / "cars_svm_savedmodel"
+    killed, in_progress = tmp_path / f".{path.name}.k1ll3d00.tmp", tmp_path / f".{path.name}.wr1t1ng0.tmp"
+    for folder in (killed, in_progress):
+        (folder / path.name / "variables").mkdir(parents=True)
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(killed, (two_hours_ago, two_hours_ago))
+    learners = tmp_path / ".my notes.tmp"  # not a name the course makes: never touched
+    learners.mkdir()
+    os.utime(learners, (two_hours_ago, two_hours_ago))
+    with atomic_output(path) as temporary:
+        temporary.mkdir()
+    assert sorted(os.listdir(tmp_path)) == sorted([".my notes.tmp", in_progress.name, path.name])

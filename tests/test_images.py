@@ -124,7 +124,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
     def permission_denied(*args, **kwargs):  # chmod 000 does not stop root, who runs CI
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(images.Image, "open", permission_denied)
+    monkeypatch.setattr(images.Path, "open", permission_denied)
     with pytest.raises(images.ImageError, match="locked.png: permission denied"):
         images.load_image(path)
 
@@ -141,10 +141,16 @@ def make_folder(root, classes=None, loose=("test1.jpg",)):
     for name, count in classes.items():
         (root / name).mkdir(parents=True)
         for i in range(count):
-            save(gradient(next(widths)), root / name / f"{name.lower()}-{i}.jpg")
+            save(picture(next(widths)), root / name / f"{name.lower()}-{i}.jpg")
     for name in loose:
-        save(gradient(next(widths)), root / name)
+        save(picture(next(widths)), root / name)
     return root
+
+
+def picture(width: int) -> Image.Image:
+    """A picture of its own for each width (random blocks): no two look alike, as different photos."""
+    blocks = np.random.default_rng(width).integers(0, 256, (6, 8, 3), np.uint8)
+    return Image.fromarray(blocks).resize((width, 30), Image.Resampling.NEAREST)
 
 
 def test_folder_names_are_labels_and_loose_files_are_unlabelled(tmp_path):
@@ -325,7 +331,7 @@ def test_a_nan_or_infinite_pixel_does_not_blacken_a_float_image(tmp_path):
 def test_photos_in_sub_folders_of_a_class_are_found(tmp_path):
     root = make_folder(tmp_path)
     (root / "Classic" / "2019" / "summer").mkdir(parents=True)
-    save(gradient(333), root / "Classic" / "2019" / "summer" / "deep.jpg")
+    save(picture(333), root / "Classic" / "2019" / "summer" / "deep.jpg")
     folder = images.load_image_folder(root)
     assert root / "Classic" / "2019" / "summer" / "deep.jpg" in folder.paths
     assert folder.labels.tolist() == [0, 0, 0, 1, 1, 1]
@@ -373,3 +379,28 @@ def test_copies_are_reported_and_a_photo_under_two_labels_is_an_error(tmp_path):
     (root / "Modern" / "same.jpg").symlink_to(root / "Classic" / "classic-1.jpg")
     with pytest.raises(images.ImageError, match=r"classic-1\.jpg and .*Modern/same\.jpg are the same photo under two labels"):
         images.load_image_folder(root)
+
+
+def test_near_copies_are_reported_by_name(tmp_path):
+    """A re-saved or resized copy has other bytes but the same picture: named in a warning, kept in near_duplicates."""
+    root = make_folder(tmp_path)
+    original = root / "Classic" / "classic-0.jpg"
+    big = picture(400)
+    big.save(original, quality=95)
+    big.save(root / "Classic" / "classic-0 (re-saved).jpg", quality=60)
+    big.resize((300, 22)).save(root / "Modern" / "small.png")
+    with pytest.warns(UserWarning, match=r"1 group\(s\) of photos look the same.*classic-0 \(re-saved\)\.jpg ~ "
+                                         r"Classic/classic-0\.jpg ~ Modern/small\.png"):
+        folder = images.load_image_folder(root)
+    assert folder.near_duplicates == [[root / "Classic" / "classic-0 (re-saved).jpg", original,
+                                       root / "Modern" / "small.png"]]
+    assert folder.duplicates == []
+
+
+def test_different_photos_and_exact_copies_are_not_near_copies(tmp_path, recwarn):
+    root = make_folder(tmp_path, {"Classic": 4, "Modern": 4})
+    assert images.load_image_folder(root).near_duplicates == []
+    shutil.copy(root / "Classic" / "classic-0.jpg", root / "Classic" / "copy.jpg")  # reported as a copy, once
+    folder = images.load_image_folder(root)
+    assert len(folder.duplicates) == 1 and folder.near_duplicates == []
+    assert [str(w.message) for w in recwarn if "look the same" in str(w.message)] == []

@@ -10,6 +10,7 @@ from helpers.images import image_files, load_image
 from helpers.svm_classifier import (
     PhotoClassifier,
     Prediction,
+    copy_groups,
     leave_one_out_accuracy,
     leave_one_out_predictions,
     make_pipeline,
@@ -192,3 +193,15 @@ def test_stream_predictions_go_on_after_a_bad_file(fitted, tmp_path):
     assert "b.jpg" in results[1].error and "damaged" in results[1].error
     assert "gone.jpg: no such file" in results[2].error and np.isnan(results[2].distance)
     assert results[0].error is None
+
+
+def test_near_copies_of_a_photo_are_held_out_together():
+    """A re-saved JPEG's features are the original's, give or take a little: held out with it, too."""
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(12, DIM)), np.array([0, 1] * 6)
+    resaved = features + rng.normal(scale=0.05, size=features.shape)  # cosine distance ~0.003
+    both = np.vstack([features, resaved])
+    assert (copy_groups(both)[:12] == copy_groups(both)[12:]).all() and len(set(copy_groups(both))) == 12
+    assert leave_one_out_accuracy(both, np.concatenate([labels, labels])) <= 0.5  # not 1.0
+    different = rng.normal(size=(12, DIM))  # unrelated photos stay apart
+    assert len(set(copy_groups(np.vstack([features, different])))) == 24

@@ -105,3 +105,35 @@ def test_fit_save_load_and_export_agree_with_and_without_standardizing(standardi
     keras.backend.clear_session()
     np.testing.assert_allclose(scores, expected[20:], rtol=TOLERANCE, atol=TOLERANCE)
     assert scores.argmax(1).tolist() == expected[20:].argmax(1).tolist()
+
+
+def tiny_photo_model() -> keras.Model:
+    pixels = keras.Input((8, 8, 3), dtype="uint8", name="pixels")
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(pixels))
+    return keras.Model(pixels, keras.layers.Dense(2)(x))
+
+
+def test_a_failed_export_replaces_nothing_and_says_why(tmp_path, monkeypatch):
+    """A full disk while the SavedModel is written: the old .keras and SavedModel stay a matching pair."""
+    files = svm_export.export(tiny_photo_model(), tmp_path / "cars_svm", ["Classic", "Modern"])
+    before = {name: sorted(p.name for p in files["saved_model"].rglob("*")) for name in files}
+    keras_bytes = files["keras"].read_bytes()
+
+    class FullDisk:
+        def write_out(self, *args, **kwargs):  # what TensorFlow raises when its file writes fail
+            raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+    monkeypatch.setattr(svm_export, "serving_archive", lambda model, class_names: FullDisk())
+    with pytest.raises(OSError, match=r"cars_svm_savedmodel: could not be written \(No space left on device\)"
+                                      r".*Nothing was replaced"):
+        svm_export.export(tiny_photo_model(), tmp_path / "cars_svm", ["Classic", "Modern"])
+    assert files["keras"].read_bytes() == keras_bytes  # not the new model beside the old SavedModel
+    assert {name: sorted(p.name for p in files["saved_model"].rglob("*")) for name in files} == before
+    assert sorted(os.listdir(tmp_path)) == ["cars_svm.keras", "cars_svm_savedmodel"]  # no temporary left
+
+
+@pytest.mark.parametrize("pixels", [np.full((1, 8, 8, 3), 0.5, "float32"), np.full((1, 8, 8, 3), 300)])
+def test_tflite_predict_refuses_pixels_that_are_not_0_to_255(tmp_path, pixels):
+    """float pixels / 255 cast to uint8 all become 0: a label for a black photo, without a word."""
+    with pytest.raises(ValueError, match=rf"uint8 RGB values 0-255.*got {pixels.dtype}"):
+        svm_export.tflite_predict(tmp_path / "never-opened.tflite", pixels)
