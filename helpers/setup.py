@@ -53,23 +53,14 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
 
 
-# Python releases that break TensorFlow: saving a SavedModel fails with "this __dict__ descriptor
-# does not support '_DictWrapper' objects" (tensorflow/tensorflow#63548; fixed in Python 3.12.2).
-BROKEN_PYTHONS = {"3.12.0", "3.12.1"}
-
-
 def version_problems(versions: dict[str, str]) -> list[str]:
-    """One actionable line per package older than the course needs (and per known-broken Python)."""
-    problems = [
+    """One actionable line per package older than the course needs."""
+    return [
         f"{name} {versions[name]} is older than {'.'.join(map(str, minimum))}: "
         f"run  pip install -r requirements.txt  (or use the Colab / Binder links in the README)."
         for name, minimum in MIN_VERSIONS.items()
         if _version_tuple(versions[name]) < minimum
     ]
-    if versions["python"] in BROKEN_PYTHONS:
-        problems.append(f"Python {versions['python']} cannot save TensorFlow SavedModels (the export cells fail; "
-                        f"tensorflow#63548): use Python 3.12.2 or newer, or 3.10, 3.11, 3.13.")
-    return problems
 
 
 # cgroup v2, then v1: the memory limit of the container the kernel runs in (Binder, Docker)

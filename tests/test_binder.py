@@ -11,7 +11,8 @@ CI_PYTHONS = {"3.10", "3.11", "3.13"}  # the legs of .ci/run
 
 def requirement_lines(path: Path) -> dict[str, str]:
     lines = [line.strip() for line in path.read_text().splitlines()]
-    return {re.split(r"[<>=!~]", line)[0].lower(): line for line in lines if line and not line.startswith(("#", "-"))}
+    lines = [line.split(";")[0].strip() for line in lines if line and not line.startswith(("#", "-"))]  # no markers
+    return {re.split(r"[<>=!~]", line)[0].lower(): line for line in lines}
 
 
 def test_runtime_is_a_python_that_ci_tests():
