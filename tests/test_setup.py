@@ -117,3 +117,35 @@ def test_every_supported_python_gets_tensorflow(python):
     environment = {**default_environment(), "python_version": python, "python_full_version": python + ".1"}
     (tensorflow,) = [r for r in requirement_lines() if r.name == "tensorflow"]
     assert tensorflow.marker is None or tensorflow.marker.evaluate(environment)
+
+
+def test_memory_line_names_the_other_kernels_when_freeing_them_is_enough():
+    """Binder: 2 GB for all of a session's kernels, and finished notebooks' kernels keep running."""
+    from helpers import backbones
+
+    mobilenet = backbones.get_backbone("mobilenet_v2")
+    done = [("01_tensorflow_basics_mnist.ipynb", 0.7), ("02_imagenet_inception.ipynb", 0.6)]
+    assert setup.memory_problem(mobilenet, 4.0, done) is None  # a laptop: room for all of them
+    problem = setup.memory_problem(mobilenet, 2.0, done)
+    assert "other kernels still hold 1.3 GiB" in problem and "01_tensorflow_basics_mnist.ipynb 0.7 GiB" in problem
+    assert "shut them down" in problem and "GOING_DEEPER_BACKBONE" not in problem
+    inception = backbones.get_backbone("inception_v3")
+    assert "GOING_DEEPER_BACKBONE=mobilenet_v2" in setup.memory_problem(inception, 2.0, done), "freeing is not enough"
+
+
+def test_other_kernels_finds_a_running_kernel_and_its_notebook():
+    import os
+
+    # A process that looks like a kernel Jupyter Server started for notebook 1 (the same command line and variable).
+    kernel = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.stdout.write('up\\n'); sys.stdout.flush(); "
+                               "time.sleep(60)", "-m", "ipykernel_launcher"],
+                              env={**os.environ, "JPY_SESSION_NAME": "/home/jovyan/notebooks/01_tensorflow_basics_mnist.ipynb"},
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert kernel.stdout.readline() == "up\n"
+        found = dict(setup.other_kernels())
+        assert "01_tensorflow_basics_mnist.ipynb" in found and 0 < found["01_tensorflow_basics_mnist.ipynb"] < 1
+    finally:
+        kernel.kill()
+        kernel.wait()
+    assert "01_tensorflow_basics_mnist.ipynb" not in dict(setup.other_kernels())
