@@ -53,23 +53,14 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
 
 
-# Python releases that break TensorFlow: saving a SavedModel fails with "this __dict__ descriptor
-# does not support '_DictWrapper' objects" (tensorflow/tensorflow#63548; fixed in Python 3.12.2).
-BROKEN_PYTHONS = {"3.12.0", "3.12.1"}
-
-
 def version_problems(versions: dict[str, str]) -> list[str]:
-    """One actionable line per package older than the course needs (and per known-broken Python)."""
-    problems = [
+    """One actionable line per package older than the course needs."""
+    return [
         f"{name} {versions[name]} is older than {'.'.join(map(str, minimum))}: "
         f"run  pip install -r requirements.txt  (or use the Colab / Binder links in the README)."
         for name, minimum in MIN_VERSIONS.items()
         if _version_tuple(versions[name]) < minimum
     ]
-    if versions["python"] in BROKEN_PYTHONS:
-        problems.append(f"Python {versions['python']} cannot save TensorFlow SavedModels (the export cells fail; "
-                        f"tensorflow#63548): use Python 3.12.2 or newer, or 3.10, 3.11, 3.13.")
-    return problems
 
 
 # cgroup v2, then v1: the memory limit of the container the kernel runs in (Binder, Docker)
@@ -91,10 +82,43 @@ def available_memory_gib() -> float:
     return min(limits) / 2**30
 
 
-def memory_problem(backbone, available_gib: float) -> str | None:
-    """One actionable line when the selected backbone needs more memory than the kernel has."""
-    if available_gib >= backbone.memory_gib:
+def other_kernels() -> list[tuple[str, float]]:
+    """``(notebook, GiB held)`` for every other Jupyter kernel of this user on this machine, largest first.
+
+    JupyterLab keeps a notebook's kernel running after its tab is closed, so on Binder, where all
+    of a session's kernels share its 2 GB, the notebooks already done still hold 0.6-0.7 GiB each.
+    The notebook's name comes from ``JPY_SESSION_NAME``, which Jupyter Server gives each kernel.
+    """
+    import psutil
+
+    me, user, kernels = os.getpid(), psutil.Process().username(), []
+    for process in psutil.process_iter(["pid", "username", "cmdline", "memory_info"]):
+        info = process.info
+        if (info["pid"] == me or info["username"] != user or info["memory_info"] is None
+                or not any(part.endswith("kernel_launcher") for part in info["cmdline"] or [])):
+            continue  # ipykernel_launcher: JupyterLab, Notebook, VS Code, nbval
+        try:
+            name = os.path.basename(process.environ().get("JPY_SESSION_NAME", ""))
+        except psutil.Error:
+            name = ""
+        kernels.append((name or f"a kernel (process {info['pid']})", info["memory_info"].rss / 2**30))
+    return sorted(kernels, key=lambda kernel: -kernel[1])
+
+
+def memory_problem(backbone, available_gib: float, others: list[tuple[str, float]] = ()) -> str | None:
+    """One actionable line when the selected backbone needs more memory than the kernel has.
+
+    ``others`` (from :func:`other_kernels`) hold part of ``available_gib``: when freeing them would
+    be enough, the line names them instead of asking for a smaller backbone.
+    """
+    held = sum(gib for _, gib in others)
+    if available_gib - held >= backbone.memory_gib:
         return None
+    if available_gib >= backbone.memory_gib:
+        names = ", ".join(f"{name} {gib:.1f} GiB" for name, gib in others)
+        return (f"the course needs up to {backbone.memory_gib:g} GiB with {backbone.title}; this kernel has "
+                f"{available_gib:.1f} GiB, but other kernels still hold {held:.1f} GiB of it ({names}): shut "
+                f"them down (JupyterLab: the Running panel in the left bar) and run this cell again.")
     return (f"the course needs up to {backbone.memory_gib:g} GiB with {backbone.title}, but this kernel has "
             f"{available_gib:.1f} GiB: run  %env GOING_DEEPER_BACKBONE=mobilenet_v2  and run this cell again.")
 
@@ -120,6 +144,7 @@ def setup_notebook(seed: int = 42) -> None:
         f" | {f'{len(gpus)} GPU(s)' if gpus else 'CPU only'}{' | Colab' if IN_COLAB else ''}"
         f" | offline assets: {offline}"
     )
-    problems = version_problems(versions) + [memory_problem(backbones.get_backbone(), available_memory_gib())]
+    memory = memory_problem(backbones.get_backbone(), available_memory_gib(), other_kernels())
+    problems = version_problems(versions) + [memory]
     for problem in filter(None, problems):
         print("WARNING:", problem)

@@ -9,7 +9,9 @@ and zips of a folder of photos.
 >>> result = widgets.Output()
 >>> @show_errors_in(result)
 ... def on_upload(change):
-...     for name, data in uploaded_files(change.new):
+...     files = uploaded_files(change.new)
+...     clear(upload)  # choosing the same file again is then a change too
+...     for name, data in files:
 ...         ...
 >>> upload.observe(on_upload, names="value")
 """
@@ -44,6 +46,17 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
     if isinstance(value, dict):  # ipywidgets 7
         return [(name, bytes(item["content"])) for name, item in value.items()]
     return [(item["name"], bytes(item["content"])) for item in value]  # ipywidgets 8
+
+
+def clear(upload) -> None:
+    """Empty a ``FileUpload`` whose files were read, so that choosing the same file again is handled again.
+
+    The widget calls its observers only when its value *changes*: a learner who chooses the same
+    photo again (after an error, say) would see nothing happen. Emptying it makes the next choice
+    a change. The emptying is a change too, with no files in it. ipywidgets 8 holds a tuple, 7 a
+    dict (read-only there, hence ``set_trait``).
+    """
+    upload.set_trait("value", {} if isinstance(upload.value, dict) else ())
 
 
 def show_errors_in(output):

@@ -8,7 +8,9 @@ that is what nbval compares on every test run (the notebook's key results).
 """
 
 import argparse
+import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 
@@ -35,6 +37,22 @@ def clean(nb) -> None:
             cell.execution_count = None
     nb.metadata.pop("widgets", None)
     nb.metadata.get("language_info", {}).pop("version", None)
+
+
+def read_committed(path: str | Path):
+    """The notebook as committed (``git show HEAD:path``) in a git checkout, else as it is on disk.
+
+    JupyterLab autosaves outputs into the notebooks while a learner works through the course;
+    the tests of the notebook files check what the course ships, not that copy. A notebook
+    that is not committed yet (or a copy of the course without git) is read from disk.
+    """
+    path = Path(path)
+    try:
+        committed = subprocess.run(["git", "show", f"HEAD:./{path.name}"], cwd=path.parent, capture_output=True,
+                                   check=True, encoding="utf-8").stdout
+    except (OSError, subprocess.CalledProcessError):  # no git, not a checkout, or not committed
+        return nbformat.read(path, as_version=4)
+    return nbformat.reads(committed, as_version=4)
 
 
 def main() -> int:

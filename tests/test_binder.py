@@ -11,7 +11,8 @@ CI_PYTHONS = {"3.10", "3.11", "3.13"}  # the legs of .ci/run
 
 def requirement_lines(path: Path) -> dict[str, str]:
     lines = [line.strip() for line in path.read_text().splitlines()]
-    return {re.split(r"[<>=!~]", line)[0].lower(): line for line in lines if line and not line.startswith(("#", "-"))}
+    lines = [line.split(";")[0].strip() for line in lines if line and not line.startswith(("#", "-"))]  # no markers
+    return {re.split(r"[<>=!~]", line)[0].lower(): line for line in lines}
 
 
 def test_runtime_is_a_python_that_ci_tests():
@@ -47,3 +48,61 @@ def test_binder_sessions_run_a_backbone_that_fits_their_memory():
                               capture_output=True, text=True, check=True).stdout.strip()
     assert get_backbone(selected).memory_gib <= 1.8, f"{selected} needs more than a Binder session has"
     assert "binder/start printenv GOING_DEEPER_BACKBONE" in (ROOT / "binder" / "postBuild").read_text()
+
+
+def load_prefetch():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("prefetch", ROOT / "binder" / "prefetch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_post_build_prefetches_with_retries_and_never_fails_on_a_download():
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    assert 'python binder/prefetch.py "$backbone"' in post_build
+    assert "helpers.bundle" not in post_build, "the bundle stops at its first failed download"
+
+
+def test_a_hiccup_is_retried_and_a_lost_photo_is_named_not_fatal(capsys):
+    """A fake downloader: one photo fails twice then arrives, one never arrives, the TF Hub module is fine."""
+    from helpers import assets, bundle
+
+    prefetch = load_prefetch()
+    paths = bundle.bundle_paths(["mobilenet_v2"])
+    flaky, lost = [p for p in paths if p.startswith("images/")][:2]
+    attempts, pauses = {}, []
+
+    def fake_fetch(path, progress=True):
+        attempts[path] = attempts.get(path, 0) + 1
+        if path == lost or (path == flaky and attempts[path] <= 2):
+            raise assets.AssetError(f"Could not download asset {path!r}: 503 Server Error\nNothing was saved.")
+        return path
+
+    missing = prefetch.prefetch("mobilenet_v2", fetch=fake_fetch, resolve_module=lambda backbone: "module",
+                                delays=(1, 2, 4), sleep=pauses.append)
+    assert missing == [lost]
+    assert attempts[flaky] == 3 and attempts[lost] == 4 and all(attempts[p] == 1 for p in paths if p not in (flaky, lost))
+    assert pauses == [1, 2] + [1, 2, 4], "growing pauses between the attempts"
+    log = capsys.readouterr().out
+    assert f"{flaky}: Could not download" in log and "retrying in 1 s" in log and "gave up after 4 attempts" in log
+    message = prefetch.report(missing, len(paths) + 1)
+    assert message.startswith("WARNING: 1 of") and f"photos (1): {lost}" in message and "first needs them" in message
+    assert prefetch.report([], len(paths) + 1).startswith("All ")
+
+
+def test_the_build_goes_on_when_the_tf_hub_module_cannot_be_had(monkeypatch, capsys):
+    from helpers import assets
+
+    prefetch = load_prefetch()
+
+    def no_module(backbone):
+        raise assets.AssetError("Could not download TF Hub module: timed out")
+
+    monkeypatch.setattr(prefetch.assets, "fetch", lambda path, progress=True: path)  # every file arrives
+    monkeypatch.setattr(prefetch.hub, "resolve_module", no_module)
+    monkeypatch.setattr(prefetch.time, "sleep", lambda seconds: None)
+    assert prefetch.main(["mobilenet_v2"]) == 0, "postBuild runs under set -e: a failed download must not end it"
+    log = capsys.readouterr().out
+    assert "other files: TF Hub module for mobilenet_v2" in log.splitlines()[-1]

@@ -5,19 +5,22 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pytest
 import retarget_repository as rr
 
 NOTEBOOKS = sorted((rr.ROOT / "notebooks").glob("*.ipynb"))
 LINK = re.compile(r"https://(?:colab\.research\.google\.com/github|mybinder\.org/v2/gh|github\.com)/[^\s)\"']+")
 
 
-def check_notebook(path: Path, repository: str) -> None:
-    expected = rr.links(repository)
+def check_notebook(path: Path, repository: str, ref: str | None = None) -> None:
+    expected = rr.links(repository, ref)
     nb = nbformat.read(path, as_version=4)
     first_markdown = next(c.source for c in nb.cells if c.cell_type == "markdown")
     assert expected["colab"] + f"notebooks/{path.name}" in first_markdown, f"{path.name}: Colab badge"
     setup = next(c.source for c in nb.cells if c.cell_type == "code")
     assert f'%pip install -q "{expected["pip"]}"' in setup, f"{path.name}: install cell"
+    installs = [line for c in nb.cells for line in c.source.splitlines() if "going-deeper-helpers @" in line]
+    assert installs == [f'    %pip install -q "{expected["pip"]}"'], f"{path.name}: one install line, pinned"
     for cell in nb.cells:  # no link anywhere names another repository
         for url in LINK.findall(cell.source):
             if "github.com/" in url and not url.startswith(expected["clone"]) and "/github/" not in url:
@@ -43,10 +46,20 @@ def test_everything_names_the_configured_repository():
     check_readme((rr.ROOT / "README.md").read_text(), repository)
 
 
+def test_install_cells_pin_the_release_tag_of_pyprojects_version():
+    """Colab installs the helpers the notebooks were released with: the tag v<version>, not main's head."""
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", rr.configured_ref())
+    pins = set()
+    for path in NOTEBOOKS:
+        setup = next(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        pins.update(re.findall(r'going-deeper-helpers @ git\+https://github\.com/[^"@]+@([^"]+)"', setup))
+    assert pins == {rr.configured_ref()}, f"install cells pin {pins}, pyproject's version says {rr.configured_ref()}"
+
+
 def test_retarget_rewrites_every_link(tmp_path, monkeypatch):
     fork = tmp_path / "fork"
     shutil.copytree(rr.ROOT / "notebooks", fork / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "CITATION.cff"):
         shutil.copy(rr.ROOT / name, fork / name)
     original = rr.configured_repository()
     monkeypatch.setattr(rr, "ROOT", fork)
@@ -58,3 +71,12 @@ def test_retarget_rewrites_every_link(tmp_path, monkeypatch):
     readme = (fork / "README.md").read_text()
     check_readme(readme, "someone/their-fork")
     assert original not in readme
+
+    rr.retarget(ref="v9.8.7")  # a release: pins every install cell to the new tag, and sets the version
+    assert rr.configured_ref() == "v9.8.7" and rr.configured_repository() == "someone/their-fork"
+    citation = (fork / "CITATION.cff").read_text()
+    assert "version: 9.8.7\n" in citation and "github.com/someone/their-fork" in citation
+    for path in sorted((fork / "notebooks").glob("*.ipynb")):
+        check_notebook(path, "someone/their-fork", "v9.8.7")
+    with pytest.raises(SystemExit, match="release tag"):
+        rr.retarget(ref="main")  # a moving branch is what the pin is there to avoid

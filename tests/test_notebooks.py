@@ -1,6 +1,8 @@
 """The notebooks as files: committed clean, set up alike, each with checked results and an exercise.
 
-(nbval executes them; these tests check what a reader and a presenter rely on.)
+(nbval executes them; these tests check what a reader and a presenter rely on.) They read each
+notebook as committed (``clean_notebooks.read_committed``): the outputs JupyterLab autosaves into
+a learner's copy are not what the course ships.
 """
 
 import copy
@@ -9,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from clean_notebooks import clean, is_check_cell
+from clean_notebooks import clean, is_check_cell, read_committed
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -20,7 +22,7 @@ def test_the_course_has_its_notebooks():
 
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
 def notebook(request):
-    return nbformat.read(request.param, as_version=4)
+    return read_committed(request.param)
 
 
 def code_cells(nb):
@@ -91,7 +93,7 @@ TRAINING_NOTEBOOKS = {"01_tensorflow_basics_mnist.ipynb", "04_keras_fine_tuning.
 
 @pytest.mark.parametrize("name", sorted(TRAINING_NOTEBOOKS))
 def test_training_notebooks_ask_colab_for_a_gpu_and_keep_it_when_cleaned(name):
-    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / name, as_version=4)
+    nb = read_committed(Path(__file__).parents[1] / "notebooks" / name)
     cleaned = copy.deepcopy(nb)
     clean(cleaned)
     for metadata in (nb.metadata, cleaned.metadata):
@@ -103,3 +105,42 @@ def test_heading_states_the_run_time_on_the_default_backbone(notebook):
     """Presenters plan with it (the figures come from tests/benchmark.py, see the README)."""
     heading = notebook.cells[0].source
     assert "Run time" in heading and "Inception V3" in heading, "the first cell should state the run time"
+
+
+def test_a_learners_autosaved_outputs_are_not_what_is_tested(tmp_path):
+    """JupyterLab autosaves outputs into the notebook: the tests read the committed notebook instead."""
+    import shutil
+    import subprocess
+
+    course = tmp_path / "course"
+    (course / "notebooks").mkdir(parents=True)
+    path = course / "notebooks" / NOTEBOOKS[0].name
+    shutil.copy(NOTEBOOKS[0], path)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(course)], check=True)
+    subprocess.run([*git, "add", "-A"], cwd=course, check=True)
+    subprocess.run([*git, "commit", "-qm", "course"], cwd=course, check=True)
+    autosaved = nbformat.read(path, as_version=4)
+    cell = next(c for c in code_cells(autosaved) if not is_check_cell(c))
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a learner's run\n")]
+    cell.execution_count = 7
+    nbformat.write(autosaved, path)
+
+    committed = read_committed(path)
+    cleaned = copy.deepcopy(committed)
+    clean(cleaned)
+    assert nbformat.writes(cleaned) == nbformat.writes(committed), "the committed notebook is clean"
+    assert "a learner's run" not in nbformat.writes(committed)
+    (course / "notebooks" / "new.ipynb").write_text(nbformat.writes(autosaved))  # not committed: read from disk
+    assert "a learner's run" in nbformat.writes(read_committed(course / "notebooks" / "new.ipynb"))
+
+
+def test_the_pre_commit_hook_cleans_every_notebook():
+    import re
+
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[1] / ".pre-commit-config.yaml").read_text())
+    (hook,) = [h for repo in config["repos"] for h in repo["hooks"] if h["id"] == "clean-notebooks"]
+    assert hook["entry"] == "python tests/clean_notebooks.py"
+    assert all(re.search(hook["files"], f"notebooks/{path.name}") for path in NOTEBOOKS)
