@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from helpers import assets, bundle, hub
+from helpers import assets, bundle, datasets, hub
 
 # Seconds to wait before each retry: a dropped connection or a 503 passes within a minute;
 # a real outage is not waited out (Binder's build has a time limit too).
@@ -35,16 +35,20 @@ def with_retries(download, what: str, delays=RETRY_DELAYS, sleep=None):
             sleep(delay)
 
 
-def prefetch(backbone: str, fetch=None, resolve_module=None, delays=RETRY_DELAYS, sleep=None) -> list[str]:
+def prefetch(backbone: str, fetch=None, resolve_module=None, delays=RETRY_DELAYS, sleep=None,
+             fetch_dataset=None) -> list[str]:
     """Download everything a session on ``backbone`` uses into the cache; return what could not be had.
 
     ``fetch`` (one asset path) and ``resolve_module`` (the backbone's TF Hub module) default to the
     course's own, ``helpers.assets.fetch`` and ``helpers.hub.resolve_module``; tests pass failing ones.
     """
     fetch, resolve_module = fetch or assets.fetch, resolve_module or hub.resolve_module
+    fetch_dataset = fetch_dataset or datasets.fetch_dataset
     missing = []
     downloads = [(path, lambda path=path: fetch(path, progress=False)) for path in bundle.bundle_paths([backbone])]
     downloads.append((f"TF Hub module for {backbone}", lambda: resolve_module(backbone)))
+    downloads += [(f"dataset {name} (notebook 5)", lambda name=name: fetch_dataset(name, progress=False))
+                  for name in datasets.DATASETS]
     for what, download in downloads:
         try:
             with_retries(download, what, delays, sleep)
@@ -74,7 +78,7 @@ def main(argv=None) -> int:
     parser.add_argument("backbone", help="the backbone binder/start selects")
     backbone = parser.parse_args(argv).backbone
     missing = prefetch(backbone)
-    print(report(missing, len(bundle.bundle_paths([backbone])) + 1))
+    print(report(missing, len(bundle.bundle_paths([backbone])) + 1 + len(datasets.DATASETS)))
     return 0  # never fail the build for a download: the session can still fetch it
 
 

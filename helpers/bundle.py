@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from unittest import mock
 
-from . import assets, backbones, hub
+from . import assets, backbones, datasets, hub
 
 SHARED_PREFIXES = ("images/", "keras/datasets/", backbones.CLASS_INDEX)
 
@@ -31,7 +31,8 @@ def bundle_paths(backbone_names) -> list[str]:
     return [p for p in assets.registry() if p.startswith(SHARED_PREFIXES) or p in weights]
 
 
-def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhub: bool = True) -> list[dict]:
+def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhub: bool = True,
+                 dataset_names=()) -> list[dict]:
     """Download (or reuse) every bundle asset into ``folder``, verify each one, and write its manifest.
 
     A file already in the folder is kept only if it matches its published hash, or else
@@ -40,7 +41,8 @@ def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhu
     into ``folder/tfhub_modules`` too, checked to be a complete SavedModel. The manifest
     (``bundle-manifest.tsv``: size and sha256 of every file) lets the course check each
     file it reads from the bundle. Returns one row per asset: path, size in bytes and how
-    it was verified.
+    it was verified. Each of ``dataset_names`` (e.g. ``"hymenoptera_data"``, notebook 5) goes into
+    ``folder/datasets/<name>`` extracted, every file checked against the course's sha256 list.
     """
     folder = Path(folder).expanduser().resolve()
     rows, files = [], []
@@ -62,6 +64,12 @@ def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhu
                          "bytes": sum((folder / f).stat().st_size for f in module_files),
                          "verified": "complete SavedModel"})
             files += module_files
+        for name in dataset_names:
+            extracted = datasets.fetch_dataset(name, progress=progress)  # checked file by file
+            dataset_files = sorted(f.relative_to(folder).as_posix() for f in extracted.rglob("*") if f.is_file())
+            rows.append({"path": f"dataset: {name}", "bytes": sum((folder / f).stat().st_size for f in dataset_files),
+                         "verified": "sha256 of every file"})
+            files += dataset_files
     # Files of an earlier run for other backbones stay listed while they still match.
     files += [p for p in assets.read_manifest(folder) if p not in files and not assets.manifest_mismatches(folder, p)]
     refuse_links(folder, files)
@@ -103,8 +111,10 @@ def main(argv=None) -> None:
                         help=f"backbone(s) to include: {', '.join(sorted(backbones.BACKBONES))} "
                              f"(repeatable; default: all)")
     parser.add_argument("--no-tfhub", action="store_true", help="leave out the TF Hub modules (notebook 4)")
+    parser.add_argument("--no-datasets", action="store_true", help="leave out ants vs bees (notebook 5, 46 MB)")
     args = parser.parse_args(argv)
-    rows = build_bundle(args.folder, args.backbone or sorted(backbones.BACKBONES), tfhub=not args.no_tfhub)
+    rows = build_bundle(args.folder, args.backbone or sorted(backbones.BACKBONES), tfhub=not args.no_tfhub,
+                        dataset_names=() if args.no_datasets else sorted(datasets.DATASETS))
     print(format_table(rows))
     print(f"\nUse it with:  export {assets.OFFLINE_ENV}={Path(args.folder).expanduser().resolve()}")
 

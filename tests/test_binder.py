@@ -81,9 +81,11 @@ def test_a_hiccup_is_retried_and_a_lost_photo_is_named_not_fatal(capsys):
         return path
 
     missing = prefetch.prefetch("mobilenet_v2", fetch=fake_fetch, resolve_module=lambda backbone: "module",
-                                delays=(1, 2, 4), sleep=pauses.append)
+                                delays=(1, 2, 4), sleep=pauses.append,
+                                fetch_dataset=lambda name, progress=True: attempts.setdefault(name, 1))
     assert missing == [lost]
     assert attempts[flaky] == 3 and attempts[lost] == 4 and all(attempts[p] == 1 for p in paths if p not in (flaky, lost))
+    assert attempts["hymenoptera_data"] == 1, "notebook 5's dataset is in the image too"
     assert pauses == [1, 2] + [1, 2, 4], "growing pauses between the attempts"
     log = capsys.readouterr().out
     assert f"{flaky}: Could not download" in log and "retrying in 1 s" in log and "gave up after 4 attempts" in log
@@ -102,6 +104,7 @@ def test_the_build_goes_on_when_the_tf_hub_module_cannot_be_had(monkeypatch, cap
 
     monkeypatch.setattr(prefetch.assets, "fetch", lambda path, progress=True: path)  # every file arrives
     monkeypatch.setattr(prefetch.hub, "resolve_module", no_module)
+    monkeypatch.setattr(prefetch.datasets, "fetch_dataset", lambda name, progress=True: name)
     monkeypatch.setattr(prefetch.time, "sleep", lambda seconds: None)
     assert prefetch.main(["mobilenet_v2"]) == 0, "postBuild runs under set -e: a failed download must not end it"
     log = capsys.readouterr().out

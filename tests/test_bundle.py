@@ -77,7 +77,7 @@ def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, caps
 
     monkeypatch.setenv(hub.HANDLE_ENV, "https://example.org/an/override/1")  # the bundle ignores it
     monkeypatch.setattr(tensorflow_hub, "resolve", fake_resolve)
-    bundle.main([str(target), "--backbone", "mobilenet_v2"])
+    bundle.main([str(target), "--backbone", "mobilenet_v2", "--no-datasets"])  # datasets: their own test below
     table = capsys.readouterr().out
     tfhub_handle = backbones.get_backbone("mobilenet_v2").tfhub_handle
     assert resolved == [tfhub_handle] and (hub.module_folder(target, tfhub_handle) / "saved_model.pb").is_file()
@@ -195,3 +195,31 @@ def test_a_link_planted_in_the_bundle_is_refused_and_never_followed(where, mirro
         bundle.build_bundle(target, ["mobilenet_v2"], progress=False)
     assert oct(private.stat().st_mode & 0o777) == "0o600"
     assert (target / assets.BUNDLE_MANIFEST).read_text() == manifest  # not listed
+
+
+def test_a_bundle_holds_the_datasets_extracted_and_listed(mirrored_registry, tmp_path, monkeypatch):
+    """Notebook 5's ants vs bees: extracted into the bundle, every file in its manifest, read from there offline."""
+    import hashlib
+    import io
+    import zipfile
+
+    from helpers import datasets
+
+    files = {"train/ants/a.jpg": b"ant", "val/bees/b.jpg": b"bee"}
+    manifest = tmp_path / "tiny.sha256"
+    manifest.write_text("".join(f"{hashlib.sha256(d).hexdigest()}  ./{p}\n" for p, d in files.items()))
+    monkeypatch.setitem(datasets.DATASETS, "tiny", datasets.ZipDataset("tiny", "https://example.org/t.zip", "tiny", manifest))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for path, data in files.items():
+            z.writestr(f"tiny/{path}", data)
+    monkeypatch.setattr(datasets, "_download", lambda url, file, progress: Path(file).write_bytes(archive.getvalue()))
+    target = tmp_path / "bundle"
+    rows = bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False, dataset_names=["tiny"])
+    assert {"path": "dataset: tiny", "bytes": 6, "verified": "sha256 of every file"} in rows
+    listed = assets.read_manifest(target)
+    assert "datasets/tiny/train/ants/a.jpg" in listed and "datasets/tiny/val/bees/b.jpg" in listed
+    monkeypatch.setenv(assets.OFFLINE_ENV, str(target))
+    monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, "1")
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
+    assert datasets.fetch_dataset("tiny") == target / "datasets" / "tiny"
