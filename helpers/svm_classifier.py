@@ -68,20 +68,25 @@ def is_standardized(pipeline: Pipeline) -> bool:
     return pipeline["scale"] != "passthrough"
 
 
-def copy_groups(features, near: float = 0.05) -> np.ndarray:
+def copy_groups(features, near: float = 0.2) -> np.ndarray:
     """A group number per row: copies and near copies of one photo share one.
 
     The feature cache keys features by photo content, so copies of a photo -- the same
     file twice, under two names or linked -- get exactly the same row. A re-saved or
-    resized copy gets nearly the same one: rows whose cosine distance is under ``near``
-    are grouped too (re-saved JPEGs: under 0.01, resized to 3/4: under 0.04; the course's
-    different cars: 0.12 and more, logits or pooled features).
+    resized copy gets nearly the same one: rows closer (cosine distance) than ``near``
+    times the median distance between two rows are grouped too. On the course's cars the
+    median is 0.26-0.31 (logits, pooled, intermediate), re-saved JPEGs lie under 0.01 of
+    their original, copies resized to 3/4 under 0.04, and two different cars 0.11 or more.
+    Relative, not absolute: features that all look alike (random weights) group nothing.
     """
     features = np.asarray(features, dtype=float)
     _, same = np.unique(features, axis=0, return_inverse=True)
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     unit = np.divide(features, norms, out=np.zeros_like(features), where=norms > 0)  # all-zero rows: near nothing
-    close = (1 - unit @ unit.T < near) | (same.reshape(-1, 1) == same.reshape(1, -1))
+    distance = 1 - unit @ unit.T
+    between = distance[~np.eye(len(distance), dtype=bool)]
+    typical = np.median(between) if between.size else 0.0
+    close = (distance < near * typical) | (same.reshape(-1, 1) == same.reshape(1, -1))
     return images.linked_groups(close)  # a chain of near copies is one group
 
 

@@ -205,3 +205,12 @@ def test_near_copies_of_a_photo_are_held_out_together():
     assert leave_one_out_accuracy(both, np.concatenate([labels, labels])) <= 0.5  # not 1.0
     different = rng.normal(size=(12, DIM))  # unrelated photos stay apart
     assert len(set(copy_groups(np.vstack([features, different])))) == 24
+
+
+def test_features_that_all_look_alike_are_not_near_copies():
+    """Random weights (the structural Inception run) give every photo nearly the same features: no two are copies."""
+    rng = np.random.default_rng(0)
+    alike = 1 + 1e-3 * rng.standard_normal((20, 1000))  # all pairwise cosine distances tiny, and of one size
+    assert len(set(copy_groups(alike))) == 20
+    resaved = np.concatenate([alike, alike[:3] + 1e-7 * rng.standard_normal((3, 1000))])  # ...but a re-save is
+    assert len(set(copy_groups(resaved))) == 20
