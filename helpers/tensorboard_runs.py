@@ -121,7 +121,8 @@ def show_when_stopped() -> None:
 
     import IPython.display
 
-    notebook = importlib.import_module("tensorboard.notebook")  # the module: `from tensorboard import` may give a lazy stand-in
+    # the module itself: `from tensorboard import notebook` may give TensorBoard's lazy stand-in for it
+    notebook = importlib.import_module("tensorboard.notebook")
     original = getattr(notebook, "_display_ipython", None)
     if original is None or getattr(original, "shows_when_stopped", False):
         return

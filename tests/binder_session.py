@@ -106,7 +106,7 @@ def session_memory_gib(pids: list[int]) -> float:
 
 
 async def sample_sum(pids: list[int], group: Path | None, peak: dict, stop: asyncio.Event) -> None:
-    """Keep ``peak`` at the largest memory seen, every second: this process's and its kernels', and the cgroup's usage."""
+    """Keep ``peak`` at the largest memory seen, every second: this process's and its kernels', the cgroup's."""
     while not stop.is_set():
         peak["session_gib"] = max(peak.get("session_gib", 0), session_memory_gib([os.getpid(), *pids]))
         if group is not None:

@@ -446,8 +446,8 @@ def test_in_a_browser_a_stopped_tensorboards_frame_gives_way_to_a_note(monkeypat
     for server in servers.values():
         threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setattr(tensorboard_runs, "FRAME_CHECK_MS", 300)
-    (tmp_path / "index.html").write_text(f"<html><body>{tensorboard_frame(monkeypatch, servers['tensorboard'].server_port)}"
-                                         "</body></html>")
+    frame = tensorboard_frame(monkeypatch, servers["tensorboard"].server_port)
+    (tmp_path / "index.html").write_text(f"<html><body>{frame}</body></html>")
     try:
         with sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
