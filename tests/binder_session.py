@@ -139,7 +139,9 @@ async def session(paths: list[Path], idle_timeout: int, group: Path | None) -> d
             alive = entry["kernel_id"] in kernels.list_kernel_ids()
             entry.setdefault("held_gib_at_next", [])
             entry["held_gib_at_next"].append(round(_own_gib(pids[entry["kernel_id"]]), 2) if alive else "culled")
-        kernel_id = await kernels.start_kernel(path=str(NOTEBOOKS), env={**os.environ, "JPY_SESSION_NAME": str(path)})
+        python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # this checkout's helpers
+        kernel_id = await kernels.start_kernel(path=str(NOTEBOOKS), env={**os.environ, "PYTHONPATH": python_path,
+                                                                         "JPY_SESSION_NAME": str(path)})
         kernels.notify_connect(kernel_id)  # the notebook's tab stays open
         manager = kernels.get_kernel(kernel_id)
         pids[kernel_id] = manager.provisioner.pid

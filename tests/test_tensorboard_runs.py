@@ -367,6 +367,9 @@ def test_tensorboard_cell_starts_a_server_only_for_a_reader(tmp_path, monkeypatc
     # the magic runs `tensorboard` from PATH, as it is in an activated virtual environment
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("TENSORBOARD_BINARY", raising=False)
+    # the kernel imports this checkout's helpers, not another copy installed in the environment
+    root = str(Path(__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell(f"from pathlib import Path\nfrom helpers import tensorboard_runs\n"
                                   f"{logdir_variable} = Path({str(logdir)!r})"),
@@ -389,6 +392,7 @@ def test_tensorboard_cell_starts_a_server_only_for_a_reader(tmp_path, monkeypatc
                 html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
                 port = int(re.search(r"const port = (\d+);", html).group(1))  # the frame points at the server...
                 assert "<iframe" in html
+                assert json.dumps(tensorboard_runs.FRAME_STOPPED) in html, "the frame would stay on, dead"
                 assert json.loads(_get(f"http://localhost:{port}/data/plugins_listing"))  # ...which answers
         time.sleep(1)
         assert _processes_using(str(logdir)) == [], "TensorBoard outlived the kernel"
