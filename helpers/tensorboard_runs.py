@@ -21,6 +21,7 @@ deleted or replaced. When they do start one, it is ``going-deeper-tensorboard``
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -59,11 +60,91 @@ def use_light_tensorboard() -> None:
 
     The magic runs the program named by the ``TENSORBOARD_BINARY`` variable; left as it is (when
     the script cannot be found, or the variable is already set), it runs plain ``tensorboard``.
+    Its frame also says when that server has stopped (:func:`show_when_stopped`).
     """
     search_path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the kernel's venv first
     script = shutil.which(LIGHT_TENSORBOARD, path=search_path)
     if script and "TENSORBOARD_BINARY" not in os.environ:
         os.environ["TENSORBOARD_BINARY"] = script
+    show_when_stopped()
+
+
+# Added below the frame %tensorboard shows: every few seconds the page asks TensorBoard's address for an
+# answer, and when none comes (the kernel was restarted or shut down, TensorBoard with it), the frame
+# gives way to a line that says so. In the browser: no kernel is needed for it.
+FRAME_CHECK_MS = 5000
+FRAME_STOPPED = "TensorBoard stopped with the kernel that started it: run this cell again to start it."
+FRAME_WATCH = """<script>
+(function() {
+  const frame = document.getElementById(%(frame_id)s);
+  const timer = setInterval(async function() {
+    if (!frame || !frame.isConnected) { clearInterval(timer); return; }
+    if (!frame.src) { return; }
+    let alive;
+    try {  // another port (a laptop): an opaque answer; Binder's proxy: its status
+      const reply = await fetch(frame.src, {mode: "no-cors", cache: "no-store"});
+      alive = reply.type === "opaque" || reply.ok;
+    } catch (error) {
+      alive = false;  // nothing listens there any more
+    }
+    if (!alive) {
+      clearInterval(timer);
+      const note = document.createElement("pre");
+      note.textContent = %(message)s;
+      frame.replaceWith(note);
+    }
+  }, %(interval_ms)d);
+})();
+</script>
+"""
+
+
+class _Captured:
+    """A stand-in for a display handle: keeps what TensorBoard would have shown."""
+
+    shown = None
+
+    def update(self, obj) -> None:
+        self.shown = obj
+
+
+def show_when_stopped() -> None:
+    """Make ``%tensorboard``'s frame say so when its TensorBoard has stopped, instead of staying on, dead.
+
+    TensorBoard runs as long as the kernel that started it; after a kernel restart the frame a cell
+    left on screen points at nothing until that cell runs again, and looks broken. TensorBoard makes
+    the frame in ``tensorboard.notebook._display_ipython`` (private: there is no public hook); this
+    wraps it and adds :data:`FRAME_WATCH` below the frame. Should TensorBoard change that function,
+    the frame is shown as TensorBoard makes it, without the watch.
+    """
+    import importlib
+
+    import IPython.display
+
+    # the module itself: `from tensorboard import notebook` may give TensorBoard's lazy stand-in for it
+    notebook = importlib.import_module("tensorboard.notebook")
+    original = getattr(notebook, "_display_ipython", None)
+    if original is None or getattr(original, "shows_when_stopped", False):
+        return
+
+    def display_ipython(port, height, display_handle):
+        captured = _Captured()
+        original(port, height, captured)
+        html = getattr(captured.shown, "data", None)
+        frame_id = re.search(r'<iframe id="(tensorboard-frame-[0-9a-f]+)"', html or "")
+        if frame_id is None:  # not the frame we know: show it unchanged
+            shown = captured.shown
+        else:
+            shown = IPython.display.HTML(html + FRAME_WATCH % {
+                "frame_id": json.dumps(frame_id.group(1)), "message": json.dumps(FRAME_STOPPED),
+                "interval_ms": FRAME_CHECK_MS})
+        if display_handle:
+            display_handle.update(shown)
+        else:
+            IPython.display.display(shown)
+
+    display_ipython.shows_when_stopped = True
+    notebook._display_ipython = display_ipython
 
 
 def main() -> None:

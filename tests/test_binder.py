@@ -109,3 +109,25 @@ def test_the_build_goes_on_when_the_tf_hub_module_cannot_be_had(monkeypatch, cap
     assert prefetch.main(["mobilenet_v2"]) == 0, "postBuild runs under set -e: a failed download must not end it"
     log = capsys.readouterr().out
     assert "other files: TF Hub module for mobilenet_v2" in log.splitlines()[-1]
+
+
+def test_binder_sessions_cull_idle_kernels_even_with_their_tab_open(tmp_path):
+    """binder/start points Jupyter Server at binder/jupyter_server_config.py, which culls idle kernels.
+
+    A Binder session's kernels share 2 GB and JupyterLab keeps a finished notebook's kernel running
+    with its tab open (tests/test_binder_session.py replays a whole session).
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    read_config = ("import json; from jupyter_server.serverapp import ServerApp; app = ServerApp(); "
+                   "app.load_config_file(); print(json.dumps(dict(app.config.MappingKernelManager)))")
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_CONFIG_PATH"}
+    result = subprocess.run(["bash", str(ROOT / "binder" / "start"), sys.executable, "-c", read_config],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    culling = json.loads(result.stdout)
+    assert 5 * 60 <= culling.get("cull_idle_timeout", 0) <= 30 * 60, culling
+    assert culling.get("cull_connected") is True, "an open tab must not keep a finished notebook's kernel"
+    assert culling.get("cull_busy") is False and 0 < culling.get("cull_interval", 0) <= 120, culling

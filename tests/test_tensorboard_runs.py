@@ -367,6 +367,9 @@ def test_tensorboard_cell_starts_a_server_only_for_a_reader(tmp_path, monkeypatc
     # the magic runs `tensorboard` from PATH, as it is in an activated virtual environment
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("TENSORBOARD_BINARY", raising=False)
+    # the kernel imports this checkout's helpers, not another copy installed in the environment
+    root = str(Path(__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell(f"from pathlib import Path\nfrom helpers import tensorboard_runs\n"
                                   f"{logdir_variable} = Path({str(logdir)!r})"),
@@ -389,9 +392,81 @@ def test_tensorboard_cell_starts_a_server_only_for_a_reader(tmp_path, monkeypatc
                 html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
                 port = int(re.search(r"const port = (\d+);", html).group(1))  # the frame points at the server...
                 assert "<iframe" in html
+                assert json.dumps(tensorboard_runs.FRAME_STOPPED) in html, "the frame would stay on, dead"
                 assert json.loads(_get(f"http://localhost:{port}/data/plugins_listing"))  # ...which answers
         time.sleep(1)
         assert _processes_using(str(logdir)) == [], "TensorBoard outlived the kernel"
     finally:
         for server in _processes_using(str(logdir)):  # never leave one behind, even when the test fails
             _stop_with_children(server)
+
+
+# --- the frame %tensorboard shows ----------------------------------------------------------------------------
+
+FRAME_ID = re.compile(r'<iframe id="(tensorboard-frame-[0-9a-f]+)"')
+
+
+def tensorboard_frame(monkeypatch, port: int) -> str:
+    """The HTML %tensorboard shows for a TensorBoard on ``port``, once the notebook's cell has run."""
+    import importlib
+
+    notebook = importlib.import_module("tensorboard.notebook")
+    monkeypatch.setattr(notebook, "_display_ipython", notebook._display_ipython)  # put back after the test
+    monkeypatch.setattr(notebook, "_get_context", lambda: notebook._CONTEXT_IPYTHON)  # as in a Jupyter kernel
+    monkeypatch.setenv("TENSORBOARD_BINARY", "tensorboard")  # use_light_tensorboard() leaves it as it is
+    monkeypatch.delenv("TENSORBOARD_PROXY_URL", raising=False)
+    tensorboard_runs.use_light_tensorboard()
+    tensorboard_runs.use_light_tensorboard()  # the cell run twice: one watch, not two
+    shown = tensorboard_runs._Captured()
+    notebook._display(port=port, height=400, display_handle=shown)  # what %tensorboard calls once it has a server
+    return shown.shown.data
+
+
+def test_the_tensorboard_frame_watches_its_server(monkeypatch):
+    """After a kernel restart the frame stayed on screen, dead, until its cell ran again."""
+    html = tensorboard_frame(monkeypatch, 6006)
+    frame_id = FRAME_ID.search(html).group(1)
+    assert html.count("<iframe") == 1 and html.count("setInterval") == 1
+    assert f'document.getElementById("{frame_id}")' in html and json.dumps(tensorboard_runs.FRAME_STOPPED) in html
+
+
+def test_in_a_browser_a_stopped_tensorboards_frame_gives_way_to_a_note(monkeypatch, tmp_path):
+    """Headless Chromium (as tests/test_browser_widgets.py): the frame stays while its server answers."""
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+    chromium = os.environ.get("GOING_DEEPER_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("no Chromium (set GOING_DEEPER_CHROMIUM or install chromium)")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    servers = {name: ThreadingHTTPServer(("127.0.0.1", 0), Quiet) for name in ("jupyter", "tensorboard")}
+    for server in servers.values():
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(tensorboard_runs, "FRAME_CHECK_MS", 300)
+    frame = tensorboard_frame(monkeypatch, servers["tensorboard"].server_port)
+    (tmp_path / "index.html").write_text(f"<html><body>{frame}</body></html>")
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{servers['jupyter'].server_port}/index.html")
+            page.wait_for_selector("iframe")
+            time.sleep(1.5)  # five checks: the server answers, the frame stays
+            assert page.locator("iframe").count() == 1 and page.get_by_text(tensorboard_runs.FRAME_STOPPED).count() == 0
+            stopped = servers.pop("tensorboard")  # the kernel restarts: its TensorBoard stops
+            stopped.shutdown()
+            stopped.server_close()
+            page.get_by_text(tensorboard_runs.FRAME_STOPPED).wait_for(timeout=15_000)
+            assert page.locator("iframe").count() == 0
+            browser.close()
+    finally:
+        for server in servers.values():
+            server.shutdown()
+            server.server_close()
