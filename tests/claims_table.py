@@ -45,8 +45,8 @@ def rows(measured: dict) -> list[tuple[str, str, str]]:
          f"{interval(nb5['transfer_val_accuracy'][-1], n_val)} after {len(nb5['transfer_val_accuracy'])} epochs, "
          f"ants vs bees, {n_val} validation photos", "notebook 5"),
         ("A network trained from scratch: about **82% after 100 epochs**",
-         f"small CNN, {nb5['long_epochs']} epochs: {interval(nb5['long_val_accuracy'], n_val)}; like for like "
-         f"({len(nb5['transfer_val_accuracy'])} epochs, same size): {interval(nb5['scratch_val_accuracy'], n_val)}",
+         f"small CNN, {nb5['long_epochs']} epochs: {interval(nb5['long_val_accuracy'], n_val)}; same photos, size "
+         f"and epochs ({len(nb5['transfer_val_accuracy'])}): {interval(nb5['scratch_val_accuracy'], n_val)}",
          "notebook 5"),
         ("Data augmentation and fine-tuning help",
          f"augmentation {difference(nb5['augmentation_gain'])}; fine-tuning the top block "
