@@ -13,4 +13,6 @@ Modules (each readable in a minute):
 - :mod:`helpers.svm_export` -- that classifier as one TensorFlow model: .keras, SavedModel, TFLite (notebook 3)
 - :mod:`helpers.files`     -- write a file or a folder under a temporary name, then rename it
 - :mod:`helpers.bundle`    -- ``python -m helpers.bundle FOLDER``: an offline asset folder for workshops
+- :mod:`helpers.datasets`  -- photo datasets published as one zip (ants vs bees): checked file by file, extracted safely
+- :mod:`helpers.intervals` -- confidence intervals for an accuracy, and for two models' difference on the same photos
 """
