@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from scipy.stats import binomtest
+from helpers.intervals import accuracy_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -27,8 +27,8 @@ START, END = "<!-- claims-table -->", "<!-- /claims-table -->"
 
 def interval(accuracy: float, n: int) -> str:
     """'96.1% (95% CI 91.7–98.5%)': the accuracy on n photos and its Clopper-Pearson interval."""
-    ci = binomtest(round(accuracy * n), n).proportion_ci(confidence_level=0.95)
-    return f"{accuracy:.1%} (95% CI {ci.low:.1%}–{ci.high:.1%})"
+    _, low, high = accuracy_interval(round(accuracy * n), n)
+    return f"{accuracy:.1%} (95% CI {low:.1%}–{high:.1%})"
 
 
 def difference(values) -> str:
