@@ -174,8 +174,7 @@ def is_intact(root: Path, asset: Asset) -> bool:
     """Whether ``root/asset.path`` is a good copy: its known hash, else its bundle manifest and its content."""
     file = root / asset.path
     if asset.known_hash:
-        algorithm, _, expected = asset.known_hash.rpartition(":")
-        return file_digest(file, algorithm or "sha256") == expected.lower()
+        return matches_hash(file, asset.known_hash)
     return not manifest_mismatches(root, asset.path) and content_problem(file) is None
 
 
@@ -222,6 +221,12 @@ def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
     return _digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, algorithm)
 
 
+def matches_hash(file: str | Path, known_hash: str) -> bool:
+    """Whether ``file`` has the hash ``known_hash`` (``"sha256:..."``, ``"md5:..."``; no prefix: sha256)."""
+    algorithm, _, expected = known_hash.rpartition(":")
+    return file_digest(file, algorithm or "sha256") == expected.lower()
+
+
 @functools.cache
 def _digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
     return pooch.file_hash(path, alg=algorithm)
@@ -239,11 +244,11 @@ def warn_if_not_published(file: Path, asset: Asset) -> None:
 
 @functools.cache
 def _warn_if_not_published(file: str, path: str, known_hash: str, size: int, mtime_ns: int) -> None:
-    algorithm, _, expected = known_hash.rpartition(":")
-    if file_digest(file, algorithm or "sha256") != expected.lower():
+    if not matches_hash(file, known_hash):
+        algorithm = known_hash.rpartition(":")[0] or "sha256"
         weights = " (damaged weights still load, and give nonsense labels)" if path.endswith(".h5") else ""
         warnings.warn(
-            f"{file}: does not match the {algorithm or 'sha256'} that {MANIFEST.name} publishes for {path}, so it "
+            f"{file}: does not match the {algorithm} that {MANIFEST.name} publishes for {path}, so it "
             f"is damaged or another version of the file, and what the course computes from it may be "
             f"wrong{weights}. {damaged_file_advice(Path(file))}", AssetWarning, stacklevel=4)
 
