@@ -46,6 +46,18 @@ def notebook_costs() -> list[str]:
     return _notebook_costs
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "notebooks: runs whole notebooks (minutes); `pytest -m \"not notebooks\"` is the quick unit loop")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """nbval's notebook cells carry the ``notebooks`` marker too, so one ``-m`` selects or leaves out every run."""
+    for item in items:
+        if str(item.path).endswith(".ipynb"):
+            item.add_marker(pytest.mark.notebooks)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if _notebook_costs:
         terminalreporter.section("notebook runs: peak memory (and time) per notebook")

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CGROUP_V1 = Path("/sys/fs/cgroup/memory")
 LIMIT_GIB = 2.0  # mybinder.org's memory limit per session
 
-pytestmark = pytest.mark.skipif(os.environ.get("GOING_DEEPER_BINDER_SESSION", "") in ("", "0"),
-                                reason="runs four notebooks: set GOING_DEEPER_BINDER_SESSION=1")
+pytestmark = [pytest.mark.notebooks, pytest.mark.skipif(os.environ.get("GOING_DEEPER_BINDER_SESSION", "") in ("", "0"),
+                                reason="runs four notebooks: set GOING_DEEPER_BINDER_SESSION=1")]
 
 
 def can_use_cgroup() -> bool:

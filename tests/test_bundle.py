@@ -93,6 +93,7 @@ def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, caps
     assert all(row["verified"] == "sha256" for row in rows)
 
 
+@pytest.mark.notebooks
 def test_course_runs_from_the_bundle_with_no_download(mirrored_registry, tmp_path, monkeypatch):
     target = tmp_path / "usb"
     bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)

@@ -73,6 +73,7 @@ def weight_independent_checks(nb) -> list[tuple[int, object]]:
 
 
 @needs_structural_run
+@pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_on_inception_v3(path, inception_env, notebook_costs):
     stored = nbformat.read(path, as_version=4)

@@ -60,12 +60,14 @@ def test_every_notebook_marks_what_a_presenter_may_skip(path):
     assert optional, f"{path.name}: no heading says *(optional ...)*"
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_runs_without_its_optional_sections(path):
     nb, _ = run_notebook(path, cells=without_optional_sections)
     assert not any(is_optional(c) for c in nb.cells)
 
 
+@pytest.mark.notebooks
 def test_run_all_goes_past_tf_hub_without_the_module():
     """Offline without the TF Hub module, notebook 4's TF Hub section says so in one line and the rest runs."""
     path = next(p for p in NOTEBOOKS if p.name.startswith("04"))
