@@ -33,6 +33,14 @@ LOGITS = "predictions"  # the classifier layer: logits, since the softmax is str
 # classifier's input, not by layer name: Keras numbers unnamed layers per session
 # (global_average_pooling2d, ..._1, ...), so a name would break on the second model.
 POOLED = "pooled"
+# featurize pools every feature map to one vector per photo; a layer named with this suffix is kept whole
+# (height x width x channels), e.g. the input of the top block, so fine-tuning needs no second pass below it
+MAP_SUFFIX = "-map"
+
+
+def feature_map(layer: str) -> str:
+    """The name under which ``featurize`` gives ``layer``'s output unpooled: one feature map per photo."""
+    return layer + MAP_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class Backbone:
     pooled_layer: ClassVar[str] = POOLED
     intermediate_layer: str  # a mid-depth block, for "which layer?" comparisons
     fine_tune_from: str  # first layer of the top block to unfreeze when fine-tuning
+    top_block_input: str  # the layer whose output the top block starts from (below it: frozen while fine-tuning)
     tfhub_handle: str  # the same network as a TF Hub image feature-vector module
     pooled_width: int  # values per photo at POOLED (the backbone's last feature maps, averaged)
     intermediate_width: int  # ... and at intermediate_layer (its feature maps' channels)
@@ -78,6 +87,7 @@ BACKBONES = {
         weights_no_top="keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
         intermediate_layer="mixed7",
         fine_tune_from="mixed9",
+        top_block_input="mixed9",  # a merge layer without weights: the top block starts after it
         tfhub_handle="https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5",
         pooled_width=2048,
         intermediate_width=768,
@@ -93,6 +103,7 @@ BACKBONES = {
         weights_no_top="keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
         intermediate_layer="block_12_add",
         fine_tune_from="block_16_expand",
+        top_block_input="block_15_add",
         tfhub_handle="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
         pooled_width=1280,
         intermediate_width=96,
@@ -177,12 +188,15 @@ def multi_layer_model(model: keras.Model, layer_names: list[str]) -> keras.Model
     """A model giving ``{layer name: features}`` for several layers in one forward pass.
 
     ``POOLED`` names the pooled features below the classifier. Feature maps (4-D) are
-    global-average-pooled so every layer gives one vector per image.
+    global-average-pooled so every layer gives one vector per image, except those named
+    ``feature_map(layer)``, kept whole.
     """
     outputs = {}
     for name in layer_names:
-        output = model.get_layer(LOGITS).input if name == POOLED else model.get_layer(name).output
-        if len(output.shape) == 4:
+        whole = name.endswith(MAP_SUFFIX)  # feature_map(layer): the feature maps themselves
+        layer = name.removesuffix(MAP_SUFFIX)
+        output = model.get_layer(LOGITS).input if layer == POOLED else model.get_layer(layer).output
+        if len(output.shape) == 4 and not whole:
             output = keras.layers.GlobalAveragePooling2D(name=f"{name}_pooled")(output)
         outputs[name] = output
     return keras.Model(model.input, outputs)

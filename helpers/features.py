@@ -66,7 +66,9 @@ def featurize(
     """Features of every photo in ``paths`` for each layer: ``{layer: (n, dim) array}``.
 
     ``layers`` are layer names of the backbone's logits model; ``"predictions"`` is
-    the 1000 logits and ``"pooled"`` the pooled features below them. Photos are
+    the 1000 logits and ``"pooled"`` the pooled features below them; other layers'
+    feature maps are averaged to one vector per photo, except ``backbones.feature_map(layer)``,
+    kept whole (``(n, height, width, channels)``). Photos are
     centre-cropped and resized to the backbone's input. Copies of a photo (same
     content) are computed once and get the very same features.
 
@@ -108,7 +110,7 @@ def _load_cached(file: Path) -> np.ndarray | None:
         return None
     try:
         row = np.load(file, allow_pickle=False)
-        if row.ndim == 1 and row.dtype.kind == "f" and np.isfinite(row).all():
+        if row.ndim in (1, 3) and row.dtype.kind == "f" and np.isfinite(row).all():  # a vector, or a feature map
             return row
         problem = f"not a finite feature vector: shape {row.shape}, dtype {row.dtype}"
     except (OSError, ValueError, EOFError) as error:  # truncated, or not a .npy file at all

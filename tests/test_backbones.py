@@ -66,6 +66,21 @@ def test_multi_layer_model_pools_every_layer(untrained):
         backbone.feature_width("conv1")
 
 
+def test_the_top_block_input_can_be_kept_as_a_feature_map(untrained):
+    """``feature_map(layer)`` is kept whole: what notebook 5 fine-tunes the top block on, with no second pass."""
+    backbone, logits_model, _ = untrained
+    layer = backbones.feature_map(backbone.top_block_input)
+    outputs = backbones.multi_layer_model(logits_model, [layer, backbone.top_block_input]).predict_on_batch(
+        np.zeros((1, *logits_model.input_shape[1:]), "float32"))
+    maps = outputs[layer]
+    assert maps.ndim == 4 and maps.shape[1:] == tuple(logits_model.get_layer(backbone.top_block_input).output.shape[1:])
+    np.testing.assert_allclose(outputs[backbone.top_block_input][0], maps[0].mean(axis=(0, 1)), rtol=1e-5, atol=1e-6)
+    # the top block starts where the fine-tuning layer's weights start
+    names = [l.name for l in logits_model.layers]
+    assert names.index(backbone.top_block_input) < names.index(backbone.fine_tune_from) or \
+        backbone.top_block_input == backbone.fine_tune_from
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_preprocessing_matches_keras_applications(name):
     backbone = backbones.get_backbone(name)
