@@ -292,7 +292,7 @@ def test_fetch_folder_gathers_a_partial_offline_folder_in_the_cache(cache, serve
     assert (folder / "A" / "one.bin").read_bytes() == b"from the stick"
     assert (folder / "B" / "two.bin").read_bytes() == PAYLOAD
     # a second call finds everything gathered: nothing is copied or downloaded again
-    monkeypatch.setattr(assets.shutil, "copyfile", lambda *a: pytest.fail("copied again"))
+    monkeypatch.setattr(assets, "copy_atomically", lambda *a: pytest.fail("copied again"))
     monkeypatch.setattr(assets, "_download", lambda *a: pytest.fail("downloaded again"))
     assert assets.fetch_folder("pics", progress=False) == folder
 
