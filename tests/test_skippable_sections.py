@@ -57,7 +57,7 @@ def test_without_optional_sections_cuts_to_the_next_heading_of_the_same_level():
 
 
 def bound_and_used(cell) -> tuple[set[str], set[str]]:
-    """The names a code cell binds (assignments, imports, defs, arguments) and the names it reads without binding them."""
+    """The names a code cell binds (assignments, imports, defs, arguments), and those it reads without binding."""
     tree = ast.parse(TransformerManager().transform_cell(cell.source))  # %magics and !shell made Python
     bound, read = set(), set()
     for node in ast.walk(tree):
