@@ -2,7 +2,7 @@
 
 Binder gives a session 2 GB for all its kernels together, and JupyterLab keeps a finished notebook's
 kernel running. ``binder/jupyter_server_config.py`` has Jupyter Server shut idle kernels down; this
-test replays the session (``tests/binder_session.py``: Jupyter Server's own kernel manager and culler,
+test replays the session (``tools/binder_session.py``: Jupyter Server's own kernel manager and culler,
 the timeout scaled from minutes to seconds) under a real 2 GiB cgroup memory limit where it can
 (Linux, root, cgroup v1), and checks that no kernel dies and the session's memory stays under 2 GiB.
 Without the culling configuration notebook 4's kernel is killed (checked).
@@ -46,11 +46,11 @@ def test_notebooks_1_to_4_in_one_session_fit_binders_memory(tmp_path, notebook_c
     env = {**os.environ, "GOING_DEEPER_BACKBONE": "mobilenet_v2"}  # what binder/start selects
     if env.get("GOING_DEEPER_ASSETS") and not env.get("GOING_DEEPER_TFHUB_HANDLE"):  # offline: notebook 4's
         # TF Hub module, built from the offline weights (as conftest.py does for the notebook runs)
-        subprocess.run([sys.executable, str(ROOT / "tests" / "tfhub_fixture.py"), str(tmp_path / "module")],
+        subprocess.run([sys.executable, str(ROOT / "tools" / "tfhub_fixture.py"), str(tmp_path / "module")],
                        env=env, check=True, capture_output=True)
         env["GOING_DEEPER_TFHUB_HANDLE"] = str(tmp_path / "module")
     limit = ["--limit-gib", str(LIMIT_GIB)] if can_use_cgroup() else []
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "binder_session.py"), *limit, "01", "02", "03", "04"],
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "binder_session.py"), *limit, "01", "02", "03", "04"],
                             env=env, capture_output=True, text=True, timeout=1800)
     assert "SESSION_REPORT" in result.stdout, result.stderr[-3000:]
     report = json.loads(result.stdout.split("SESSION_REPORT", 1)[1])

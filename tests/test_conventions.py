@@ -20,7 +20,7 @@ def test_licence_file_is_the_mit_licence_pyproject_declares():
 def test_citation_names_this_release_and_repository():
     citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert citation["cff-version"] == "1.2.0"
-    assert str(citation["version"]) == rr.configured_ref().removeprefix("v"), "run tests/retarget_repository.py --ref"
+    assert str(citation["version"]) == rr.configured_ref().removeprefix("v"), "run tools/retarget_repository.py --ref"
     assert citation["repository-code"] == rr.links(rr.configured_repository())["clone"]
     assert citation["license"] == "MIT" and citation["authors"] and citation["title"]
 

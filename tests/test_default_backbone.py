@@ -3,7 +3,7 @@
 Every learner who opens the course gets Inception V3, but the offline test machines have no
 Inception weights. Run time, memory, shapes and layer names do not depend on the weight
 values, so this test runs each notebook on random weights in ``keras.applications``' layout
-(``tests/structural_assets.py``), overlaid on the offline folder, with the TF Hub stand-in
+(``tools/structural_assets.py``), overlaid on the offline folder, with the TF Hub stand-in
 built from them. It fails on any error, on a notebook that needs more memory than the backbone
 declares (``Backbone.memory_gib``: the setup cell warns learners below it), and on any check-cell
 output that differs from the stored one -- except checks tagged ``needs-pretrained-weights``
@@ -51,7 +51,7 @@ def inception_env(tmp_path_factory):
     """The environment of a learner on the default backbone, with structural weights."""
     overlay = tmp_path_factory.mktemp("inception-assets") / "assets"
     # A separate process: the test process itself does not import TensorFlow.
-    subprocess.run([sys.executable, str(ROOT / "tests" / "structural_assets.py"), str(overlay),
+    subprocess.run([sys.executable, str(ROOT / "tools" / "structural_assets.py"), str(overlay),
                     "--base", os.environ["GOING_DEEPER_ASSETS"]],
                    check=True, capture_output=True, text=True, cwd=ROOT)
     return {

@@ -13,7 +13,7 @@ class index) without copying it:
     ├── <every other top-level entry>    -> symlinks into the base folder
     └── tfhub_module/                    the offline TF Hub stand-in, built from the no-top file
 
-    python tests/structural_assets.py OVERLAY [--base ../shared/assets] [--backbone inception_v3]
+    python tools/structural_assets.py OVERLAY [--base ../shared/assets] [--backbone inception_v3]
     GOING_DEEPER_ASSETS=OVERLAY GOING_DEEPER_BACKBONE=inception_v3 \
         GOING_DEEPER_TFHUB_HANDLE=OVERLAY/tfhub_module jupyter lab notebooks/
 
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=DEFAULT_BASE, help="the offline folder to overlay")
     parser.add_argument("--backbone", default="inception_v3")
     args = parser.parse_args()
-    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+    sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
     from helpers.setup import import_tensorflow_quietly
 
     import_tensorflow_quietly()
