@@ -4,9 +4,9 @@ import re
 from pathlib import Path
 
 from requirement_floors import requirement_floors
+from support import CI_PYTHONS
 
 ROOT = Path(__file__).resolve().parents[1]
-CI_PYTHONS = {"3.10", "3.11", "3.13"}  # the legs of .ci/run
 
 
 def requirement_lines(path: Path) -> dict[str, str]:

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 import tensorflow_hub
 
 from helpers import assets, backbones, bundle, hub
-from test_hub import fake_module, tfhub_like_resolve
+from support import fake_module, tfhub_like_resolve
 
 SHARED = Path(os.environ.get(assets.OFFLINE_ENV, "")) if os.environ.get(assets.OFFLINE_ENV) else None
 pytestmark = pytest.mark.skipif(SHARED is None, reason="needs the offline asset folder to serve as a mirror")
