@@ -24,19 +24,19 @@ from pathlib import Path
 
 import pytest
 
+from helpers.environment import HANDLE_ENV, HEADLESS_ENV, OFFLINE_ENV
+
 # Figures are drawn, never shown, when notebooks and tests run headless.
 os.environ.setdefault("MPLBACKEND", "Agg")
 # TensorFlow's C++ start-up logs stay out of the test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Nobody watches a test run: notebooks start no TensorBoard server.
-os.environ.setdefault("GOING_DEEPER_HEADLESS", "1")
+os.environ.setdefault(HEADLESS_ENV, "1")
 
 # The developer tools in tools/ (the benchmark, the notebook cleaner, the fixtures' builders...) are
 # scripts, not a package: the tests that check them, and those that use them, import them by name.
 sys.path.insert(0, str(Path(__file__).parent / "tools"))
 
-HANDLE_ENV = "GOING_DEEPER_TFHUB_HANDLE"
-ASSETS_ENV = "GOING_DEEPER_ASSETS"
 TFHUB_FIXTURE = Path(__file__).parent / "tools" / "tfhub_fixture.py"
 
 _temporary_dirs: list[Path] = []
@@ -58,7 +58,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 def _needs_offline_module() -> bool:
-    return bool(os.environ.get(ASSETS_ENV)) and not os.environ.get(HANDLE_ENV)
+    return bool(os.environ.get(OFFLINE_ENV)) and not os.environ.get(HANDLE_ENV)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

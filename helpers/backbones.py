@@ -23,8 +23,8 @@ import keras
 import numpy as np
 
 from . import assets
+from .environment import BACKBONE_ENV
 
-BACKBONE_ENV = "GOING_DEEPER_BACKBONE"
 DEFAULT_BACKBONE = "inception_v3"
 SMALL_BACKBONE = "mobilenet_v2"  # the one to suggest when Inception V3 is too big or missing
 CLASS_INDEX = "keras/models/imagenet_class_index.json"

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.environment import BACKBONE_ENV, HANDLE_ENV, OFFLINE_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 CGROUP_V1 = Path("/sys/fs/cgroup/memory")
 LIMIT_GIB = 2.0  # mybinder.org's memory limit per session
@@ -43,12 +45,12 @@ def can_use_cgroup() -> bool:
 
 
 def test_notebooks_1_to_4_in_one_session_fit_binders_memory(tmp_path, notebook_costs):
-    env = {**os.environ, "GOING_DEEPER_BACKBONE": "mobilenet_v2"}  # what binder/start selects
-    if env.get("GOING_DEEPER_ASSETS") and not env.get("GOING_DEEPER_TFHUB_HANDLE"):  # offline: notebook 4's
+    env = {**os.environ, BACKBONE_ENV: "mobilenet_v2"}  # what binder/start selects
+    if env.get(OFFLINE_ENV) and not env.get(HANDLE_ENV):  # offline: notebook 4's
         # TF Hub module, built from the offline weights (as conftest.py does for the notebook runs)
         subprocess.run([sys.executable, str(ROOT / "tools" / "tfhub_fixture.py"), str(tmp_path / "module")],
                        env=env, check=True, capture_output=True)
-        env["GOING_DEEPER_TFHUB_HANDLE"] = str(tmp_path / "module")
+        env[HANDLE_ENV] = str(tmp_path / "module")
     limit = ["--limit-gib", str(LIMIT_GIB)] if can_use_cgroup() else []
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "binder_session.py"), *limit, "01", "02", "03", "04"],
                             env=env, capture_output=True, text=True, timeout=1800)

@@ -5,7 +5,7 @@ import os
 import pytest
 import tensorflow_hub
 
-from helpers import assets, hub
+from helpers import assets, backbones, hub
 from support import fake_module, tfhub_like_resolve
 
 
@@ -15,7 +15,7 @@ def clean_env(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TFHUB_CACHE_DIR", "/learners/own/choice")
     monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv("GOING_DEEPER_BACKBONE", "mobilenet_v2")
+    monkeypatch.setenv(backbones.BACKBONE_ENV, "mobilenet_v2")
     return tmp_path
 
 

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
+from helpers.environment import HANDLE_ENV
 from notebook_runner import run_notebook
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
@@ -111,7 +112,7 @@ def test_runs_without_its_optional_sections(path):
 def test_run_all_goes_past_tf_hub_without_the_module():
     """Offline without the TF Hub module, notebook 4's TF Hub section says so in one line and the rest runs."""
     path = next(p for p in NOTEBOOKS if p.name.startswith("04"))
-    nb, _ = run_notebook(path, env={"GOING_DEEPER_TFHUB_HANDLE": ""},  # empty: the real handle, not offline
+    nb, _ = run_notebook(path, env={HANDLE_ENV: ""},  # empty: the real handle, not offline
                          cells=lambda cells: without_optional_sections(cells, keep=lambda h: "TF Hub" in h))
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "Skipping the TF Hub section" in printed

@@ -32,10 +32,12 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-# Nobody watches a benchmark: the notebooks start no TensorBoard server.
-os.environ.setdefault("GOING_DEEPER_HEADLESS", "1")
-sys.path.insert(0, str(ROOT / "tools"))  # this folder: its sibling modules, however this one is run
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]  # helpers, and this folder's modules, however this one is run
+from helpers.environment import HEADLESS_ENV  # noqa: E402  (imports nothing: TensorFlow is not started yet)
 from notebook_runner import run_notebook  # noqa: E402
+
+# Nobody watches a benchmark: the notebooks start no TensorBoard server.
+os.environ.setdefault(HEADLESS_ENV, "1")
 
 # The key results each notebook computed: an expression over the notebook's own variables.
 RESULTS = {
@@ -164,7 +166,6 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="photos per model call (default: what featurize uses)")
     args = parser.parse_args()
 
-    sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
     from helpers.setup import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # before anything else imports TensorFlow

@@ -77,12 +77,13 @@ def link_base_folder(target: Path, base: Path) -> None:
 
 def build_overlay(target: Path, base: Path = DEFAULT_BASE, backbone_name: str = "inception_v3") -> Path:
     """Write the structural weights and the TF Hub stand-in into ``target``, then link ``base`` in."""
+    from helpers.environment import OFFLINE_ENV
     from tfhub_fixture import build_tfhub_savedmodel
 
     target = Path(target)
     write_structural_weights(target, backbone_name)
     link_base_folder(target, Path(base))
-    with mock.patch.dict(os.environ, {"GOING_DEEPER_ASSETS": str(target)}):  # built from the files above
+    with mock.patch.dict(os.environ, {OFFLINE_ENV: str(target)}):  # built from the files above
         build_tfhub_savedmodel(target / TFHUB_MODULE, backbone_name)
     return target
 
