@@ -19,6 +19,16 @@ from helpers import hub
 
 CI_PYTHONS = {"3.10", "3.11", "3.13"}  # the legs of .ci/run
 
+# The test suite's own switches (the course's are in helpers.environment)
+CHROMIUM_ENV = "GOING_DEEPER_CHROMIUM"  # the headless browser of the browser tests, else chromium on PATH
+BINDER_SESSION_ENV = "GOING_DEEPER_BINDER_SESSION"  # 1: replay a Binder session (runs four notebooks)
+NO_CHROMIUM = f"no Chromium (set {CHROMIUM_ENV} or install chromium)"
+
+
+def chromium() -> str | None:
+    """The Chromium executable for the browser tests, or None."""
+    return os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
+
 
 # --- a real HTTP server on 127.0.0.1 ----------------------------------------------------------
 

@@ -22,13 +22,14 @@ from pathlib import Path
 import pytest
 
 from helpers.environment import BACKBONE_ENV, HANDLE_ENV, OFFLINE_ENV
+from support import BINDER_SESSION_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CGROUP_V1 = Path("/sys/fs/cgroup/memory")
 LIMIT_GIB = 2.0  # mybinder.org's memory limit per session
 
-pytestmark = pytest.mark.skipif(os.environ.get("GOING_DEEPER_BINDER_SESSION", "") in ("", "0"),
-                                reason="runs four notebooks: set GOING_DEEPER_BINDER_SESSION=1")
+pytestmark = pytest.mark.skipif(os.environ.get(BINDER_SESSION_ENV, "") in ("", "0"),
+                                reason=f"runs four notebooks: set {BINDER_SESSION_ENV}=1")
 
 
 def can_use_cgroup() -> bool:
