@@ -5,7 +5,7 @@ resolves its module with ``helpers.hub.resolve_module()``, which reads
 ``GOING_DEEPER_TFHUB_HANDLE`` (default: the backbone's real tfhub.dev handle, which needs
 internet). When the tests run from an offline asset folder (``GOING_DEEPER_ASSETS`` set) and no
 handle is given, a TF-Hub-format SavedModel is built from the backbone's offline weights
-(``tests/tfhub_fixture.py``) in a temporary folder, and ``GOING_DEEPER_TFHUB_HANDLE`` points at
+(``tools/tfhub_fixture.py``) in a temporary folder, and ``GOING_DEEPER_TFHUB_HANDLE`` points at
 it; notebook kernels inherit the environment. It is built only when notebooks are collected
 (about 10 s, once per run), so unit-test runs pay nothing.
 
@@ -24,16 +24,20 @@ from pathlib import Path
 
 import pytest
 
+from helpers.environment import HANDLE_ENV, HEADLESS_ENV, OFFLINE_ENV
+
 # Figures are drawn, never shown, when notebooks and tests run headless.
 os.environ.setdefault("MPLBACKEND", "Agg")
 # TensorFlow's C++ start-up logs stay out of the test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Nobody watches a test run: notebooks start no TensorBoard server.
-os.environ.setdefault("GOING_DEEPER_HEADLESS", "1")
+os.environ.setdefault(HEADLESS_ENV, "1")
 
-HANDLE_ENV = "GOING_DEEPER_TFHUB_HANDLE"
-ASSETS_ENV = "GOING_DEEPER_ASSETS"
-TFHUB_FIXTURE = Path(__file__).parent / "tests" / "tfhub_fixture.py"
+# The developer tools in tools/ (the benchmark, the notebook cleaner, the fixtures' builders...) are
+# scripts, not a package: the tests that check them, and those that use them, import them by name.
+sys.path.insert(0, str(Path(__file__).parent / "tools"))
+
+TFHUB_FIXTURE = Path(__file__).parent / "tools" / "tfhub_fixture.py"
 
 _temporary_dirs: list[Path] = []
 # What each notebook run cost, printed at the end of the test run (CI's log shows it).
@@ -66,7 +70,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 def _needs_offline_module() -> bool:
-    return bool(os.environ.get(ASSETS_ENV)) and not os.environ.get(HANDLE_ENV)
+    return bool(os.environ.get(OFFLINE_ENV)) and not os.environ.get(HANDLE_ENV)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -4,7 +4,7 @@ A Binder session has 2 GB of memory for all its kernels together, and JupyterLab
 notebook's kernel running after the learner moves on, even after its tab is closed: each finished
 notebook still holds about 1 GiB (0.6 GiB of it its own, the rest TensorFlow's libraries, shared).
 With notebooks 1 to 3 still running, notebook 4's kernel is killed for lack of memory
-(tests/binder_session.py replays such a session under a 2 GiB limit).
+(tools/binder_session.py replays such a session under a 2 GiB limit).
 
 So Jupyter Server shuts down ("culls") a kernel that has run nothing for 15 minutes, even when
 its tab is still open: a finished notebook gives its memory back while the learner reads the next

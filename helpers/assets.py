@@ -45,9 +45,8 @@ from pathlib import Path
 import pooch
 from pooch.hashes import hash_matches
 
-OFFLINE_ENV = "GOING_DEEPER_ASSETS"
-CACHE_ENV = "GOING_DEEPER_CACHE"
-NO_DOWNLOAD_ENV = "GOING_DEEPER_NO_DOWNLOAD"
+from .environment import CACHE_ENV, NO_DOWNLOAD_ENV, OFFLINE_ENV
+
 MANIFEST = Path(__file__).with_name("assets.tsv")
 BUNDLE_MANIFEST = "bundle-manifest.tsv"  # path, bytes, sha256 of every file in a bundle
 # Where the README's commands run (with the editable install): a relative GOING_DEEPER_ASSETS

@@ -23,8 +23,8 @@ import keras
 import numpy as np
 
 from . import assets
+from .environment import BACKBONE_ENV
 
-BACKBONE_ENV = "GOING_DEEPER_BACKBONE"
 DEFAULT_BACKBONE = "inception_v3"
 SMALL_BACKBONE = "mobilenet_v2"  # the one to suggest when Inception V3 is too big or missing
 CLASS_INDEX = "keras/models/imagenet_class_index.json"
@@ -59,7 +59,7 @@ class Backbone:
     tfhub_handle: str  # the same network as a TF Hub image feature-vector module
     pooled_width: int  # values per photo at POOLED (the backbone's last feature maps, averaged)
     intermediate_width: int  # ... and at intermediate_layer (its feature maps' channels)
-    # Peak memory of the course's heaviest notebook on a CPU, rounded up (tests/benchmark.py measures
+    # Peak memory of the course's heaviest notebook on a CPU, rounded up (tools/benchmark.py measures
     # it; tests/test_default_backbone.py fails if a notebook needs more): the setup cell warns below it.
     memory_gib: float
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from unittest import mock
 
 from . import assets, backbones
+from .environment import HANDLE_ENV
 
-HANDLE_ENV = "GOING_DEEPER_TFHUB_HANDLE"
 CACHE_SUBDIR = "tfhub_modules"
 
 

@@ -34,8 +34,8 @@ import numpy as np
 from PIL import Image
 
 from . import files
+from .environment import HEADLESS_ENV
 
-HEADLESS_ENV = "GOING_DEEPER_HEADLESS"
 LIGHT_TENSORBOARD = "going-deeper-tensorboard"  # the console script of main(), below (pyproject.toml)
 METADATA_FILE = "metadata.tsv"
 SPRITE_FILE = "sprite.png"

@@ -3,10 +3,8 @@
 Every download fault is simulated with a real HTTP server on 127.0.0.1.
 """
 
-import contextlib
 import errno
 import hashlib
-import http.server
 import io
 import logging
 import os
@@ -14,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import warnings
 
@@ -23,6 +20,7 @@ import numpy as np
 import pooch
 import pytest
 
+import support
 from helpers import assets
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB, several download chunks
@@ -40,7 +38,7 @@ def hdf5_bytes() -> bytes:
 WEIGHTS = hdf5_bytes()
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(support.Handler):
     def do_GET(self):
         if self.path == "/good.bin":
             self.send(200, PAYLOAD)
@@ -69,32 +67,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send(404, b"not found")
 
-    def send(self, status, body, kind="application/octet-stream"):
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):  # keep the test output clean
-        pass
-
-
-@contextlib.contextmanager
-def serve(handler):
-    """A real HTTP server on 127.0.0.1 for the time of the block; yields its base URL."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
 
 @pytest.fixture(scope="module")
 def server():
-    with serve(Handler) as url:
+    with support.serve(Handler) as url:
         yield url
 
 
@@ -292,7 +268,7 @@ def test_fetch_folder_gathers_a_partial_offline_folder_in_the_cache(cache, serve
     assert (folder / "A" / "one.bin").read_bytes() == b"from the stick"
     assert (folder / "B" / "two.bin").read_bytes() == PAYLOAD
     # a second call finds everything gathered: nothing is copied or downloaded again
-    monkeypatch.setattr(assets.shutil, "copyfile", lambda *a: pytest.fail("copied again"))
+    monkeypatch.setattr(assets, "copy_atomically", lambda *a: pytest.fail("copied again"))
     monkeypatch.setattr(assets, "_download", lambda *a: pytest.fail("downloaded again"))
     assert assets.fetch_folder("pics", progress=False) == folder
 

@@ -4,9 +4,9 @@ import re
 from pathlib import Path
 
 from requirement_floors import requirement_floors
+from support import CI_PYTHONS
 
 ROOT = Path(__file__).resolve().parents[1]
-CI_PYTHONS = {"3.10", "3.11", "3.13"}  # the legs of .ci/run
 
 
 def requirement_lines(path: Path) -> dict[str, str]:
@@ -41,13 +41,13 @@ def test_binder_sessions_run_a_backbone_that_fits_their_memory():
     import os
     import subprocess
 
-    from helpers.backbones import get_backbone
+    from helpers.backbones import BACKBONE_ENV, get_backbone
 
-    env = {k: v for k, v in os.environ.items() if k != "GOING_DEEPER_BACKBONE"}
-    selected = subprocess.run(["bash", "binder/start", "printenv", "GOING_DEEPER_BACKBONE"], cwd=ROOT, env=env,
+    env = {k: v for k, v in os.environ.items() if k != BACKBONE_ENV}
+    selected = subprocess.run(["bash", "binder/start", "printenv", BACKBONE_ENV], cwd=ROOT, env=env,
                               capture_output=True, text=True, check=True).stdout.strip()
     assert get_backbone(selected).memory_gib <= 1.8, f"{selected} needs more than a Binder session has"
-    assert "binder/start printenv GOING_DEEPER_BACKBONE" in (ROOT / "binder" / "postBuild").read_text()
+    assert f"binder/start printenv {BACKBONE_ENV}" in (ROOT / "binder" / "postBuild").read_text()
 
 
 def load_prefetch():

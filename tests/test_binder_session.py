@@ -2,7 +2,7 @@
 
 Binder gives a session 2 GB for all its kernels together, and JupyterLab keeps a finished notebook's
 kernel running. ``binder/jupyter_server_config.py`` has Jupyter Server shut idle kernels down; this
-test replays the session (``tests/binder_session.py``: Jupyter Server's own kernel manager and culler,
+test replays the session (``tools/binder_session.py``: Jupyter Server's own kernel manager and culler,
 the timeout scaled from minutes to seconds) under a real 2 GiB cgroup memory limit where it can
 (Linux, root, cgroup v1), and checks that no kernel dies and the session's memory stays under 2 GiB.
 Without the culling configuration notebook 4's kernel is killed (checked).
@@ -21,12 +21,16 @@ from pathlib import Path
 
 import pytest
 
+from helpers.environment import BACKBONE_ENV, HANDLE_ENV, OFFLINE_ENV
+from support import BINDER_SESSION_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 CGROUP_V1 = Path("/sys/fs/cgroup/memory")
 LIMIT_GIB = 2.0  # mybinder.org's memory limit per session
 
-pytestmark = [pytest.mark.notebooks, pytest.mark.skipif(os.environ.get("GOING_DEEPER_BINDER_SESSION", "") in ("", "0"),
-                                reason="runs four notebooks: set GOING_DEEPER_BINDER_SESSION=1")]
+pytestmark = [pytest.mark.notebooks,
+              pytest.mark.skipif(os.environ.get(BINDER_SESSION_ENV, "") in ("", "0"),
+                                 reason=f"runs four notebooks: set {BINDER_SESSION_ENV}=1")]
 
 
 def can_use_cgroup() -> bool:
@@ -43,14 +47,14 @@ def can_use_cgroup() -> bool:
 
 
 def test_notebooks_1_to_4_in_one_session_fit_binders_memory(tmp_path, notebook_costs):
-    env = {**os.environ, "GOING_DEEPER_BACKBONE": "mobilenet_v2"}  # what binder/start selects
-    if env.get("GOING_DEEPER_ASSETS") and not env.get("GOING_DEEPER_TFHUB_HANDLE"):  # offline: notebook 4's
+    env = {**os.environ, BACKBONE_ENV: "mobilenet_v2"}  # what binder/start selects
+    if env.get(OFFLINE_ENV) and not env.get(HANDLE_ENV):  # offline: notebook 4's
         # TF Hub module, built from the offline weights (as conftest.py does for the notebook runs)
-        subprocess.run([sys.executable, str(ROOT / "tests" / "tfhub_fixture.py"), str(tmp_path / "module")],
+        subprocess.run([sys.executable, str(ROOT / "tools" / "tfhub_fixture.py"), str(tmp_path / "module")],
                        env=env, check=True, capture_output=True)
-        env["GOING_DEEPER_TFHUB_HANDLE"] = str(tmp_path / "module")
+        env[HANDLE_ENV] = str(tmp_path / "module")
     limit = ["--limit-gib", str(LIMIT_GIB)] if can_use_cgroup() else []
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "binder_session.py"), *limit, "01", "02", "03", "04"],
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "binder_session.py"), *limit, "01", "02", "03", "04"],
                             env=env, capture_output=True, text=True, timeout=1800)
     assert "SESSION_REPORT" in result.stdout, result.stderr[-3000:]
     report = json.loads(result.stdout.split("SESSION_REPORT", 1)[1])

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,10 +23,11 @@ from pathlib import Path
 import ipywidgets
 import nbformat
 import pytest
+import support
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("GOING_DEEPER_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="no Chromium (set GOING_DEEPER_CHROMIUM or install chromium)")
+CHROMIUM = support.chromium()
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason=support.NO_CHROMIUM)
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
 if ipywidgets.__version__.startswith("7."):  # CI's colab leg: Colab's own front end, not JupyterLab
     pytest.skip("ipywidgets 7 is Colab's; JupyterLab 4 renders only ipywidgets 8 (requirements.txt asks for it)",

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 import tensorflow_hub
 
 from helpers import assets, backbones, bundle, hub
-from test_hub import fake_module, tfhub_like_resolve
+from support import fake_module, tfhub_like_resolve
 
 SHARED = Path(os.environ.get(assets.OFFLINE_ENV, "")) if os.environ.get(assets.OFFLINE_ENV) else None
 pytestmark = pytest.mark.skipif(SHARED is None, reason="needs the offline asset folder to serve as a mirror")
@@ -102,7 +102,7 @@ def test_course_runs_from_the_bundle_with_no_download(mirrored_registry, tmp_pat
     monkeypatch.setenv(assets.OFFLINE_ENV, str(target))
     monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, "1")
     monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv("GOING_DEEPER_BACKBONE", "mobilenet_v2")
+    monkeypatch.setenv(backbones.BACKBONE_ENV, "mobilenet_v2")
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)

@@ -1,5 +1,7 @@
 """Fast checks of helpers.canned on tiny synthetic images (no dataset, a few seconds in all)."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -42,15 +44,28 @@ def test_dnn_classifier_follows_hidden_units_and_dropout(dropout, n_dropout_laye
     assert model.name == "dnn"
 
 
-def test_fit_and_evaluate_learns_an_easy_problem_and_reports_it():
+def test_fit_and_evaluate_learns_an_easy_problem_and_reports_it(monkeypatch):
     keras.utils.set_random_seed(0)
     train, test = bright_or_dark(seed=1), bright_or_dark(n=64, seed=2)
     model = canned.dnn_classifier(hidden_units=[8], n_classes=2, input_shape=(4, 4), learning_rate=0.01)
+    fit_seconds, fit = [], model.fit
+
+    def timed_fit(*args, **kwargs):  # the training alone, timed here independently
+        start = time.perf_counter()
+        history = fit(*args, **kwargs)
+        fit_seconds.append(time.perf_counter() - start)
+        return history
+
+    monkeypatch.setattr(model, "fit", timed_fit)
+    start = time.perf_counter()
     result = canned.fit_and_evaluate(model, train, test, epochs=20, batch_size=32, verbose=0)
+    call_seconds = time.perf_counter() - start
     assert set(result) == {"name", "accuracy", "parameters", "seconds", "history"}
     assert result["accuracy"] >= 0.95
     assert result["parameters"] == model.count_params()
-    assert result["seconds"] > 0
+    # "seconds" is the training time: at least model.fit's own, at most the whole call's (which also evaluates)
+    assert len(fit_seconds) == 1
+    assert fit_seconds[0] <= result["seconds"] <= call_seconds, (fit_seconds, result, call_seconds)
     assert len(result["history"]["val_accuracy"]) == 20
 
 

@@ -11,8 +11,8 @@ from benchmark import RESULTS
 def test_the_readme_table_is_generated_from_the_recorded_run():
     claims = json.loads(claims_table.CLAIMS_JSON.read_text())
     assert claims_table.readme_block(claims_table.README.read_text()) == claims_table.render(claims), (
-        "README's claims table differs from docs/claims.json: run `python tests/claims_table.py benchmark.json` "
-        "after `python tests/benchmark.py`")
+        "README's claims table differs from docs/claims.json: run `python tools/claims_table.py benchmark.json` "
+        "after `python tools/benchmark.py`")
 
 
 def test_every_figure_is_collected_from_a_notebook_run():
@@ -21,7 +21,7 @@ def test_every_figure_is_collected_from_a_notebook_run():
         for key in figures:
             if key in ("peak_rss_mb", "kernel_seconds"):
                 continue  # measured by the runner itself
-            assert f'"{key}"' in RESULTS[notebook], f"notebook {notebook}'s {key} is not collected by tests/benchmark.py"
+            assert f'"{key}"' in RESULTS[notebook], f"notebook {notebook}'s {key} is not collected by tools/benchmark.py"
 
 
 def test_a_changed_figure_changes_the_table():

@@ -17,7 +17,7 @@ import pytest
 
 from helpers import svm_classifier
 from helpers.svm_classifier import ClassifierFileError, PhotoClassifier
-from test_svm_classifier import BACKBONE, DIM, blobs
+from support import BACKBONE, DIM, blobs
 
 NAMES = ["Classic", "Modern"]
 

@@ -3,7 +3,7 @@
 Every learner who opens the course gets Inception V3, but the offline test machines have no
 Inception weights. Run time, memory, shapes and layer names do not depend on the weight
 values, so this test runs each notebook on random weights in ``keras.applications``' layout
-(``tests/structural_assets.py``), overlaid on the offline folder, with the TF Hub stand-in
+(``tools/structural_assets.py``), overlaid on the offline folder, with the TF Hub stand-in
 built from them. It fails on any error, on a notebook that needs more memory than the backbone
 declares (``Backbone.memory_gib``: the setup cell warns learners below it), and on any check-cell
 output that differs from the stored one -- except checks tagged ``needs-pretrained-weights``
@@ -25,6 +25,7 @@ import pytest
 
 from clean_notebooks import is_check_cell
 from helpers.backbones import get_backbone
+from helpers.environment import BACKBONE_ENV, CACHE_ENV, HANDLE_ENV, OFFLINE_ENV
 from notebook_runner import run_notebook
 from structural_assets import TFHUB_MODULE
 
@@ -36,7 +37,7 @@ NEEDS_PRETRAINED_WEIGHTS = "needs-pretrained-weights"  # cell tag: skipped on ra
 
 
 def _offline_without_inception() -> bool:
-    folder = os.environ.get("GOING_DEEPER_ASSETS")
+    folder = os.environ.get(OFFLINE_ENV)
     return bool(folder) and not (Path(folder) / WEIGHTS).is_file()
 
 
@@ -51,15 +52,15 @@ def inception_env(tmp_path_factory):
     """The environment of a learner on the default backbone, with structural weights."""
     overlay = tmp_path_factory.mktemp("inception-assets") / "assets"
     # A separate process: the test process itself does not import TensorFlow.
-    subprocess.run([sys.executable, str(ROOT / "tests" / "structural_assets.py"), str(overlay),
-                    "--base", os.environ["GOING_DEEPER_ASSETS"]],
+    subprocess.run([sys.executable, str(ROOT / "tools" / "structural_assets.py"), str(overlay),
+                    "--base", os.environ[OFFLINE_ENV]],
                    check=True, capture_output=True, text=True, cwd=ROOT)
     return {
-        "GOING_DEEPER_ASSETS": str(overlay),
-        "GOING_DEEPER_BACKBONE": BACKBONE,
-        "GOING_DEEPER_TFHUB_HANDLE": str(overlay / TFHUB_MODULE),
+        OFFLINE_ENV: str(overlay),
+        BACKBONE_ENV: BACKBONE,
+        HANDLE_ENV: str(overlay / TFHUB_MODULE),
         # its own feature cache: features of random weights must never meet real ones
-        "GOING_DEEPER_CACHE": str(tmp_path_factory.mktemp("inception-cache")),
+        CACHE_ENV: str(tmp_path_factory.mktemp("inception-cache")),
     }
 
 

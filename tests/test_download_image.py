@@ -5,7 +5,7 @@ import io
 import time
 
 import pytest
-import test_assets
+import support
 from PIL import Image
 
 from helpers import images
@@ -21,7 +21,7 @@ PHOTO = jpeg_bytes(640, 480)
 BIG_PHOTO = jpeg_bytes(6000, 4500)  # 27 MP, 100 kB: decoded at a reduced scale
 
 
-class PhotoServer(test_assets.Handler):
+class PhotoServer(support.Handler):
     def do_GET(self):
         name = self.path.rsplit("/", 1)[-1]
         if name == "photo.jpg" or name.startswith("x" * 50):
@@ -63,7 +63,7 @@ class PhotoServer(test_assets.Handler):
 
 @pytest.fixture(scope="module")
 def server():
-    with test_assets.serve(PhotoServer) as url:
+    with support.serve(PhotoServer) as url:
         yield url
 
 

@@ -30,8 +30,10 @@ def test_features_are_cached_by_content(tmp_path, monkeypatch):
     warm = features.featurize(renamed, layers, backbone="mobilenet_v2", progress=False)
     for layer in layers:
         np.testing.assert_array_equal(warm[layer], cold[layer])
-    cached = list((tmp_path / "cache" / "features").rglob("*.npy"))
-    assert len(cached) == 6 and not any(".part" in p.name for p in cached)
+    # 3 photos x 2 layers, and no temporary of assets.atomic_write (hidden ".<name>.<random>.tmp") left behind
+    files = [p for p in (tmp_path / "cache" / "features").rglob("*") if p.is_file()]
+    assert sorted(p.suffix for p in files) == [".npy"] * 6, files
+    assert not any(p.name.startswith(".") or assets.LEFTOVER.search(p.name) for p in files), files
 
 
 def test_bad_photo_is_named_and_earlier_batches_stay_cached(tmp_path, monkeypatch):

@@ -1,13 +1,12 @@
 """helpers.hub: TF Hub handles resolved through the course's offline folder and cache."""
 
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 import tensorflow_hub
 
-from helpers import assets, hub
+from helpers import assets, backbones, hub
+from support import fake_module, tfhub_like_resolve
 
 
 @pytest.fixture
@@ -16,16 +15,8 @@ def clean_env(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TFHUB_CACHE_DIR", "/learners/own/choice")
     monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv("GOING_DEEPER_BACKBONE", "mobilenet_v2")
+    monkeypatch.setenv(backbones.BACKBONE_ENV, "mobilenet_v2")
     return tmp_path
-
-
-def fake_module(folder):
-    """The files of a complete SavedModel (stand-ins: nothing here loads them)."""
-    (folder / "variables").mkdir(parents=True)
-    for name in ("saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001"):
-        (folder / name).write_bytes(b"stand-in")
-    return folder
 
 
 def test_default_handle_follows_the_backbone(clean_env, monkeypatch):
@@ -76,19 +67,6 @@ def test_failed_download_says_what_to_do(clean_env, monkeypatch):
     monkeypatch.setattr(tensorflow_hub, "resolve", unreachable)
     with pytest.raises(assets.AssetError, match=r"(?s)Could not download TF Hub module.*unreachable.*helpers.bundle"):
         hub.resolve_module()
-
-
-def tfhub_like_resolve(downloads):
-    """A stand-in for tensorflow_hub.resolve: like it, it takes any non-empty module folder as downloaded."""
-    def resolve(handle):
-        module = hub.module_folder(Path(os.environ["TFHUB_CACHE_DIR"]).parent, handle)
-        if module.is_dir() and any(module.iterdir()):
-            return str(module)
-        shutil.rmtree(module, ignore_errors=True)
-        downloads.append(handle)
-        return str(fake_module(module))
-
-    return resolve
 
 
 def test_an_incomplete_module_in_the_offline_folder_is_named(clean_env, monkeypatch):

@@ -32,7 +32,7 @@ def code_cells(nb):
 def test_committed_clean(notebook):
     cleaned = copy.deepcopy(notebook)
     clean(cleaned)
-    assert nbformat.writes(cleaned) == nbformat.writes(notebook), "run tests/clean_notebooks.py on it"
+    assert nbformat.writes(cleaned) == nbformat.writes(notebook), "run tools/clean_notebooks.py on it"
 
 
 def test_key_results_are_checked_by_nbval(notebook):
@@ -102,7 +102,7 @@ def test_training_notebooks_ask_colab_for_a_gpu_and_keep_it_when_cleaned(name):
 
 
 def test_heading_states_the_run_time_on_the_default_backbone(notebook):
-    """Presenters plan with it (the figures come from tests/benchmark.py, see the README)."""
+    """Presenters plan with it (the figures come from tools/benchmark.py, see the README)."""
     heading = notebook.cells[0].source
     assert "Run time" in heading and "Inception V3" in heading, "the first cell should state the run time"
 
@@ -142,5 +142,5 @@ def test_the_pre_commit_hook_cleans_every_notebook():
 
     config = yaml.safe_load((Path(__file__).parents[1] / ".pre-commit-config.yaml").read_text())
     (hook,) = [h for repo in config["repos"] for h in repo["hooks"] if h["id"] == "clean-notebooks"]
-    assert hook["entry"] == "python tests/clean_notebooks.py"
+    assert hook["entry"] == "python tools/clean_notebooks.py"
     assert all(re.search(hook["files"], f"notebooks/{path.name}") for path in NOTEBOOKS)

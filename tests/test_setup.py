@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import setup
+from helpers.environment import BACKBONE_ENV
 
 
 def test_version_problems_are_one_actionable_line_each():
@@ -23,7 +24,7 @@ def test_setup_notebook_prints_one_line_and_silences_tensorflow():
     """In a fresh process, as in a notebook: TensorFlow's C++ start-up lines must not show."""
     run = subprocess.run(
         [sys.executable, "-c", "from helpers.setup import setup_notebook; setup_notebook()"],
-        capture_output=True, text=True, env={"GOING_DEEPER_BACKBONE": "mobilenet_v2", "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, env={BACKBONE_ENV: "mobilenet_v2", "PATH": "/usr/bin:/bin"},
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("\n") == 1 and "TensorFlow 2." in run.stdout and "MobileNetV2" in run.stdout
@@ -128,7 +129,7 @@ def test_memory_line_names_the_other_kernels_when_freeing_them_is_enough():
     assert setup.memory_problem(mobilenet, 4.0, done) is None  # a laptop: room for all of them
     problem = setup.memory_problem(mobilenet, 2.0, done)
     assert "other kernels still hold 1.3 GiB" in problem and "01_tensorflow_basics_mnist.ipynb 0.7 GiB" in problem
-    assert "shut them down" in problem and "GOING_DEEPER_BACKBONE" not in problem
+    assert "shut them down" in problem and BACKBONE_ENV not in problem
     inception = backbones.get_backbone("inception_v3")
     assert "GOING_DEEPER_BACKBONE=mobilenet_v2" in setup.memory_problem(inception, 2.0, done), "freeing is not enough"
 

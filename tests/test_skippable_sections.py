@@ -6,12 +6,15 @@ cell that needed a skipped one fails the test. The figures and checks of the res
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
+from helpers.environment import HANDLE_ENV
 from notebook_runner import run_notebook
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
@@ -54,6 +57,43 @@ def test_without_optional_sections_cuts_to_the_next_heading_of_the_same_level():
         "c", "### C.1 *(optional)*", "c1", "## D"]
 
 
+def bound_and_used(cell) -> tuple[set[str], set[str]]:
+    """The names a code cell binds (assignments, imports, defs, arguments), and those it reads without binding."""
+    tree = ast.parse(TransformerManager().transform_cell(cell.source))  # %magics and !shell made Python
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return bound, read - bound
+
+
+def defined_only_in_skipped_cells(cells, kept) -> list[tuple[str, set[str]]]:
+    """(cell source, names) for each kept code cell that reads names which only skipped cells bound before it."""
+    kept_ids = {id(c) for c in kept}
+    everywhere, in_kept, orphans = set(), set(), []
+    for cell in (c for c in cells if c.cell_type == "code"):
+        bound, read = bound_and_used(cell)
+        if id(cell) in kept_ids:
+            if missing := (read & everywhere) - in_kept:
+                orphans.append((cell.source.splitlines()[0], missing))
+            in_kept |= bound
+        everywhere |= bound
+    return orphans
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_kept_cells_define_what_later_cells_use(path):
+    """Without running anything: no kept cell reads a variable that only a skipped optional section defines."""
+    cells = nbformat.read(path, as_version=4).cells
+    assert defined_only_in_skipped_cells(cells, without_optional_sections(cells)) == []
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_marks_what_a_presenter_may_skip(path):
     optional = [c for c in nbformat.read(path, as_version=4).cells if is_optional(c)]
@@ -63,15 +103,18 @@ def test_every_notebook_marks_what_a_presenter_may_skip(path):
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_runs_without_its_optional_sections(path):
+    full = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     nb, _ = run_notebook(path, cells=without_optional_sections)
-    assert not any(is_optional(c) for c in nb.cells)
+    ran = [c for c in nb.cells if c.cell_type == "code"]
+    assert len(ran) < len(full), f"{path.name}: the optional sections hold no code, so skipping them tests nothing"
+    assert all(c.execution_count is not None for c in ran), "a kept cell was not executed"
 
 
 @pytest.mark.notebooks
 def test_run_all_goes_past_tf_hub_without_the_module():
     """Offline without the TF Hub module, notebook 4's TF Hub section says so in one line and the rest runs."""
     path = next(p for p in NOTEBOOKS if p.name.startswith("04"))
-    nb, _ = run_notebook(path, env={"GOING_DEEPER_TFHUB_HANDLE": ""},  # empty: the real handle, not offline
+    nb, _ = run_notebook(path, env={HANDLE_ENV: ""},  # empty: the real handle, not offline
                          cells=lambda cells: without_optional_sections(cells, keep=lambda h: "TF Hub" in h))
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "Skipping the TF Hub section" in printed

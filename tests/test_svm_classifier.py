@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from helpers.images import image_files, load_image
+from support import BACKBONE, DIM, blobs
 from helpers.svm_classifier import (
     PhotoClassifier,
     Prediction,
@@ -15,21 +16,6 @@ from helpers.svm_classifier import (
     leave_one_out_predictions,
     make_pipeline,
 )
-
-BACKBONE = "mobilenet_v2"  # a real backbone name: fit and load check features against its layers
-DIM = 1000  # the width of its logits layer, the default
-
-
-def blobs(n_per_class=6, n_classes=2, seed=0):
-    """Well separated clusters: class c is shifted by +3 in coordinates 50c to 50c+49."""
-    rng = np.random.default_rng(seed)
-    features, labels = [], []
-    for c in range(n_classes):
-        centre = np.zeros(DIM)
-        centre[50 * c : 50 * c + 50] = 3.0  # 50 of the 1000: enough signal to stand out of the noise
-        features.append(centre + rng.normal(size=(n_per_class, DIM)))
-        labels += [c] * n_per_class
-    return np.vstack(features), np.array(labels)
 
 
 class FakeFeaturizer:

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from helpers import assets, svm_export
 from helpers.svm_classifier import PhotoClassifier
-from test_svm_classifier import BACKBONE, blobs
+from support import BACKBONE, blobs
 
 # model.save() (Keras 3.15) converts TensorFlow variables with np.array(x), which NumPy 2 warns about
 # once per weight: Keras's business, not this course's (notebooks do not show DeprecationWarnings).

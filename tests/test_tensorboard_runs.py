@@ -22,6 +22,7 @@ from google.protobuf import text_format
 from nbclient import NotebookClient
 from PIL import Image
 
+import support
 from helpers import tensorboard_runs
 from helpers.assets import OFFLINE_ENV
 
@@ -435,9 +436,9 @@ def test_in_a_browser_a_stopped_tensorboards_frame_gives_way_to_a_note(monkeypat
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
-    chromium = os.environ.get("GOING_DEEPER_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = support.chromium()
     if not chromium:
-        pytest.skip("no Chromium (set GOING_DEEPER_CHROMIUM or install chromium)")
+        pytest.skip(support.NO_CHROMIUM)
 
     class Quiet(SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs):

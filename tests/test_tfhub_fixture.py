@@ -1,4 +1,4 @@
-"""The offline TF Hub stand-in (tests/tfhub_fixture.py) behaves like a TF Hub feature-vector module."""
+"""The offline TF Hub stand-in (tools/tfhub_fixture.py) behaves like a TF Hub feature-vector module."""
 
 import numpy as np
 import pytest

@@ -1,13 +1,13 @@
 """Benchmark the course as it is used live: notebook run times, memory, featurization speed.
 
-    python tests/benchmark.py [--json benchmark.json] [--backbone inception_v3] [--notebooks 01 03] [--images 256]
+    python tools/benchmark.py [--json benchmark.json] [--backbone inception_v3] [--notebooks 01 03] [--images 256]
 
 Writes a JSON file and prints it, for both backbones (or those named). Measures, per backbone:
 
 - each notebook: kernel wall time and peak RSS of the kernel process, top to bottom
   in a fresh kernel, plus the key results the notebook computed (accuracies) -- only
   where the weights are real: offline without Inception V3 weights (as in CI), Inception V3
-  runs on structural random weights (``tests/structural_assets.py``), which cost the same
+  runs on structural random weights (``tools/structural_assets.py``), which cost the same
   time and memory but make accuracies meaningless, so none are reported for it;
 - featurization throughput of the course's own path (files on disk -> decoded,
   cropped, preprocessed -> logits) against the bare model on pre-decoded in-memory
@@ -32,10 +32,12 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-# Nobody watches a benchmark: the notebooks start no TensorBoard server.
-os.environ.setdefault("GOING_DEEPER_HEADLESS", "1")
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]  # helpers, and this folder's modules, however this one is run
+from helpers.environment import HEADLESS_ENV  # noqa: E402  (imports nothing: TensorFlow is not started yet)
 from notebook_runner import run_notebook  # noqa: E402
+
+# Nobody watches a benchmark: the notebooks start no TensorBoard server.
+os.environ.setdefault(HEADLESS_ENV, "1")
 
 # The key results each notebook computed: an expression over the notebook's own variables.
 RESULTS = {
@@ -116,7 +118,7 @@ def backbone_environment(name: str, scratch: Path) -> tuple[dict[str, str], str]
     """The environment that runs the course on backbone ``name``, and which weights it gets.
 
     Offline without that backbone's weights (Inception V3 in CI), the weights are structural:
-    random values in the real layout, built by ``tests/structural_assets.py``.
+    random values in the real layout, built by ``tools/structural_assets.py``.
     """
     from helpers import assets, backbones, hub
     from structural_assets import TFHUB_MODULE, build_overlay
@@ -164,7 +166,6 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="photos per model call (default: what featurize uses)")
     args = parser.parse_args()
 
-    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     from helpers.setup import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # before anything else imports TensorFlow

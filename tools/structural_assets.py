@@ -13,7 +13,7 @@ class index) without copying it:
     ├── <every other top-level entry>    -> symlinks into the base folder
     └── tfhub_module/                    the offline TF Hub stand-in, built from the no-top file
 
-    python tests/structural_assets.py OVERLAY [--base ../shared/assets] [--backbone inception_v3]
+    python tools/structural_assets.py OVERLAY [--base ../shared/assets] [--backbone inception_v3]
     GOING_DEEPER_ASSETS=OVERLAY GOING_DEEPER_BACKBONE=inception_v3 \
         GOING_DEEPER_TFHUB_HANDLE=OVERLAY/tfhub_module jupyter lab notebooks/
 
@@ -77,12 +77,13 @@ def link_base_folder(target: Path, base: Path) -> None:
 
 def build_overlay(target: Path, base: Path = DEFAULT_BASE, backbone_name: str = "inception_v3") -> Path:
     """Write the structural weights and the TF Hub stand-in into ``target``, then link ``base`` in."""
+    from helpers.environment import OFFLINE_ENV
     from tfhub_fixture import build_tfhub_savedmodel
 
     target = Path(target)
     write_structural_weights(target, backbone_name)
     link_base_folder(target, Path(base))
-    with mock.patch.dict(os.environ, {"GOING_DEEPER_ASSETS": str(target)}):  # built from the files above
+    with mock.patch.dict(os.environ, {OFFLINE_ENV: str(target)}):  # built from the files above
         build_tfhub_savedmodel(target / TFHUB_MODULE, backbone_name)
     return target
 
@@ -93,7 +94,7 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=DEFAULT_BASE, help="the offline folder to overlay")
     parser.add_argument("--backbone", default="inception_v3")
     args = parser.parse_args()
-    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+    sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
     from helpers.setup import import_tensorflow_quietly
 
     import_tensorflow_quietly()

@@ -3,7 +3,7 @@
 CI's "declared floors" leg installs the course at exactly these versions, so a floor that
 does not really work fails CI instead of a learner's laptop:
 
-    python tests/requirement_floors.py > floors.txt
+    python tools/requirement_floors.py > floors.txt
     pip install -r requirements.txt -c floors.txt
 """
 

@@ -1,7 +1,7 @@
 """Strip notebooks for committing: no outputs (except NBVAL_CHECK_OUTPUT cells), no counts.
 
-    python tests/clean_notebooks.py notebooks/*.ipynb          # clean in place
-    python tests/clean_notebooks.py --check notebooks/*.ipynb  # exit 1 if any is not clean
+    python tools/clean_notebooks.py notebooks/*.ipynb          # clean in place
+    python tools/clean_notebooks.py --check notebooks/*.ipynb  # exit 1 if any is not clean
 
 Cells with a ``# NBVAL_CHECK_OUTPUT`` comment line keep their plain-text output:
 that is what nbval compares on every test run (the notebook's key results).
@@ -70,7 +70,7 @@ def main() -> int:
             if not args.check:
                 nbformat.write(nb, path)
     if args.check and dirty:
-        print("Not clean (run tests/clean_notebooks.py):", *dirty, sep="\n  ")
+        print("Not clean (run tools/clean_notebooks.py):", *dirty, sep="\n  ")
         return 1
     return 0
 

@@ -1,6 +1,6 @@
 """Run a notebook top to bottom in a fresh kernel and report what it cost.
 
-Shared by the benchmark (``tests/benchmark.py``) and the default-backbone test
+Shared by the benchmark (``tools/benchmark.py``) and the default-backbone test
 (``tests/test_default_backbone.py``):
 
     nb, report = run_notebook(Path("notebooks/03_transfer_svm_cars.ipynb"), env={...})

@@ -1,6 +1,6 @@
 """A learner's whole Binder session, replayed: notebooks opened one after another, tabs left open.
 
-    python tests/binder_session.py --limit-gib 2 --idle-timeout 5 01 02 03 04
+    python tools/binder_session.py --limit-gib 2 --idle-timeout 5 01 02 03 04
 
 runs each notebook top to bottom in a kernel that Jupyter Server's own kernel manager starts
 (``AsyncMappingKernelManager``, configured by ``binder/jupyter_server_config.py``, as on Binder),

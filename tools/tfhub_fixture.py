@@ -15,7 +15,7 @@ The interface is the one TF Hub's image feature-vector modules share:
   ``__call__(inputs, training=False)`` function (TF Hub's "Reusable SavedModel" API,
   what ``hub.load(handle)(images)`` calls).
 
-    python tests/tfhub_fixture.py /tmp/tfhub_mobilenet_v2   # build one by hand
+    python tools/tfhub_fixture.py /tmp/tfhub_mobilenet_v2   # build one by hand
 """
 
 from __future__ import annotations
@@ -67,6 +67,6 @@ def build_tfhub_savedmodel(target_dir: str | Path, backbone_name: str | None = N
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python tests/tfhub_fixture.py TARGET_DIR")
+        sys.exit("usage: python tools/tfhub_fixture.py TARGET_DIR")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the helpers package
     print(build_tfhub_savedmodel(sys.argv[1]))

@@ -1,10 +1,10 @@
 """The README's table "What the talks claimed, and what this course measures", generated from a benchmark run.
 
-    python tests/benchmark.py --backbone mobilenet_v2          # runs every notebook, writes benchmark.json
-    python tests/claims_table.py benchmark.json                # docs/claims.json + the README's table
+    python tools/benchmark.py --backbone mobilenet_v2          # runs every notebook, writes benchmark.json
+    python tools/claims_table.py benchmark.json                # docs/claims.json + the README's table
 
 Every figure in the table is computed and printed by a notebook on the run (``RESULTS`` in
-``tests/benchmark.py`` collects it from the notebook's own variables): nothing is typed by hand.
+``tools/benchmark.py`` collects it from the notebook's own variables): nothing is typed by hand.
 ``docs/claims.json`` keeps the figures of the run the README shows; ``tests/test_claims_table.py``
 fails when the README's table is not the one those figures give.
 """
@@ -62,7 +62,7 @@ def rows(measured: dict) -> list[tuple[str, str, str]]:
 
 
 def render(claims: dict) -> str:
-    lines = [f"Measured by `tests/benchmark.py` on {claims['backbone_title']} (pretrained weights), {claims['date']}, "
+    lines = [f"Measured by `tools/benchmark.py` on {claims['backbone_title']} (pretrained weights), {claims['date']}, "
              f"{claims['machine']}:", "",
              "| the talks claimed | this course measures (95% confidence interval) | printed by |", "|---|---|---|"]
     lines += [f"| {claim} | {figure} | {where} |" for claim, figure, where in rows(claims["results"])]

@@ -1,8 +1,8 @@
 """Point every Colab/Binder badge and notebook install cell at another repository (for forks),
 or pin the notebooks' install cells to another release tag.
 
-    python tests/retarget_repository.py OWNER/NAME          # a fork
-    python tests/retarget_repository.py --ref v1.2.0        # a release: sets pyproject's version, pins the install cells
+    python tools/retarget_repository.py OWNER/NAME          # a fork
+    python tools/retarget_repository.py --ref v1.2.0        # a release: sets pyproject's version, pins the install cells
 
 The repository is named in one place, ``[project.urls] Repository`` in pyproject.toml, and
 the release in another, ``version``: Colab's install cell installs the helpers package from
