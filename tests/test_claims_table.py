@@ -18,11 +18,34 @@ def test_the_readme_table_is_generated_from_the_recorded_run():
 
 def test_every_figure_is_collected_from_a_notebook_run():
     claims = json.loads(claims_table.CLAIMS_JSON.read_text())
-    for notebook, figures in claims["results"].items():
+    reports = [(notebook, figures) for notebook, figures in claims["results"].items()]
+    for file, run in claims_table.recorded_runs():
+        assert {"machine", "date", "backbones"} <= set(run), f"docs/{file} is not what tests/benchmark.py writes"
+        for name, backbone in run["backbones"].items():
+            assert name in claims_table.BACKBONES and "weights" in backbone, f"docs/{file}: {name}"
+            reports += [(notebook[:2], report) for notebook, report in backbone["notebooks"].items()]
+    for notebook, figures in reports:
         for key in figures:
             if key in ("peak_rss_mb", "kernel_seconds"):
                 continue  # measured by the runner itself
             assert f'"{key}"' in RESULTS[notebook], f"notebook {notebook}'s {key} is not collected by tests/benchmark.py"
+
+
+def test_a_new_run_is_recorded_and_supersedes_older_figures(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for file, run in claims_table.recorded_runs():
+        (docs / file).write_text(json.dumps(run))
+    monkeypatch.setattr(claims_table, "ROOT", tmp_path)
+    monkeypatch.setattr(claims_table, "CLAIMS_JSON", docs / "claims.json")
+    run = {"machine": "test machine", "date": "2099-01-01T00:00:00", "backbones": {"inception_v3": {
+        "weights": "structural", "notebooks": {"05_ants_vs_bees.ipynb": {"peak_rss_mb": 2048, "kernel_seconds": 99.6}}}}}
+    (tmp_path / "benchmark.json").write_text(json.dumps(run))
+    claims_table.record(str(tmp_path / "benchmark.json"))
+    assert (docs / "benchmark-2099-01-01-notebook-05.json").is_file() and not (docs / "claims.json").exists()
+    figures = claims_table.current(claims_table.recorded_runs())
+    assert claims_table.notebook_cells(figures, "05")[0].startswith("100 s / ")
+    assert claims_table.notebook_cells(figures, "05")[1].startswith("2.00 / ")
 
 
 def test_a_changed_figure_changes_the_table():
