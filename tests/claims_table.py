@@ -37,7 +37,7 @@ BACKBONE = "mobilenet_v2"  # the backbone with real weights on the machines that
 START, END = "<!-- claims-table -->", "<!-- /claims-table -->"
 BACKBONES = {"inception_v3": "Inception V3", "mobilenet_v2": "MobileNetV2"}  # the README's column order
 COURSE = ("01", "02", "03", "04")  # the course proper; notebook 5 is optional
-# Targets the benchmark is held to (not measurements): (backbone or None for both, bound).
+# Targets the benchmark is held to (bounds, not measurements): the tables say whether each is met.
 COURSE_SECONDS_TARGET = 240  # notebooks 1-4 on Inception V3
 PEAK_GIB_TARGET = 1.8  # Binder's budget, with room (a session gets at most 2 GB)
 NOTEBOOK_05_TARGETS = {"inception_v3": 180, "mobilenet_v2": 90}
@@ -120,8 +120,7 @@ def current(runs: list[tuple[str, dict]]) -> dict:
     for file, run in runs:  # oldest first: a newer run overwrites
         for name, backbone in run["backbones"].items():
             for notebook, report in backbone.get("notebooks", {}).items():
-                figures[name]["notebooks"][notebook[:2]] = {**report, "run": file}
-            figures[name]["weights"] = backbone["weights"]
+                figures[name]["notebooks"][notebook[:2]] = {**report, "run": file, "weights": backbone["weights"]}
             for key in ("course_kernel_seconds", "featurization", "car_features_cache"):
                 if key in backbone:
                     figures[name][key] = backbone[key]
@@ -172,8 +171,15 @@ def benchmark_table(figures: dict, runs: list[tuple[str, dict]]) -> str:
         n = max(COURSE, key=lambda n: fig["notebooks"][n]["peak_rss_mb"])
         return f"{gib(fig['notebooks'][n])} GiB (notebook {int(n)})"
 
-    def pretrained(cell):
-        return lambda fig: cell(fig["notebooks"]) if fig["weights"] == "pretrained" else "not reported"
+    def pretrained(notebook: str, cell):
+        """Accuracies only from real weights: structural ones cost the same time and memory, but predict nothing."""
+        return lambda fig: (cell(fig["notebooks"][notebook]) if fig["notebooks"][notebook]["weights"] == "pretrained"
+                            else "not reported")
+
+    def title(name: str) -> str:
+        weights = {figures[name]["notebooks"][n]["weights"] == "pretrained" for n in COURSE}
+        return BACKBONES[name] + {frozenset({True}): " (pretrained)", frozenset({False}): " (structural weights)"}.get(
+            frozenset(weights), " (pretrained and structural weights)")
 
     inc = figures["inception_v3"]
     fits = [BACKBONES[name] for name in BACKBONES
@@ -184,8 +190,7 @@ def benchmark_table(figures: dict, runs: list[tuple[str, dict]]) -> str:
     files = sorted({fig[key] for fig in figures.values() for key in fig if key.endswith("_run")}
                    | {report["run"] for fig in figures.values() for report in fig["notebooks"].values()})
     dates = dict((file, run["date"][:10]) for file, run in runs)
-    titles = " | ".join(BACKBONES[name] + (" (pretrained)" if figures[name]["weights"] == "pretrained"
-                                          else " (structural weights)") for name in BACKBONES)
+    titles = " | ".join(title(name) for name in BACKBONES)
     featurization, cache = inc["featurization"], inc["car_features_cache"]
     return "\n".join([
         "From " + ", ".join(f"[`{file}`]({file}) ({dates[file]})" for file in files) + ":", "",
@@ -209,10 +214,10 @@ def benchmark_table(figures: dict, runs: list[tuple[str, dict]]) -> str:
             lambda fig: " / ".join(f"{r['accuracy']:.4f}" for r in fig["notebooks"]["01"]["mnist"][:2]),
             "≥ 0.91 / ≥ 0.97"),
         row("cars: SVM on logits, leave-one-out accuracy",
-            pretrained(lambda nbs: f"{nbs['03']['svm_leave_one_out_accuracy']:.2f}"), "≥ 0.95"),
+            pretrained("03", lambda report: f"{report['svm_leave_one_out_accuracy']:.2f}"), "≥ 0.95"),
         row("cars: Keras head / from scratch / TF Hub, 5-fold validation accuracy",
-            pretrained(lambda nbs: " / ".join(f"{nbs['04'][k + '_kfold_validation_accuracy']:.2f}"
-                                              for k in ("head", "scratch", "tfhub"))), "≥ 0.9 (head, TF Hub)"),
+            pretrained("04", lambda report: " / ".join(f"{report[k + '_kfold_validation_accuracy']:.2f}"
+                                                       for k in ("head", "scratch", "tfhub"))), "≥ 0.9 (head, TF Hub)"),
     ])
 
 

@@ -1,4 +1,4 @@
-"""Every measured figure shown in README.md and docs/benchmarks.md is generated from the benchmark runs recorded in docs/*.json, and each comes from a notebook."""
+"""Every measured figure in README.md and docs/benchmarks.md is generated from the runs recorded in docs/*.json."""
 
 from __future__ import annotations
 
