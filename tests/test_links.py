@@ -80,3 +80,24 @@ def test_retarget_rewrites_every_link(tmp_path, monkeypatch):
         check_notebook(path, "someone/their-fork", "v9.8.7")
     with pytest.raises(SystemExit, match="release tag"):
         rr.retarget(ref="main")  # a moving branch is what the pin is there to avoid
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_relative_links_in_the_documentation_resolve():
+    """Every relative link in README.md, CONTRIBUTING.md and docs/*.md names a file that exists, and a heading in it."""
+    pages = [rr.ROOT / "README.md", rr.ROOT / "CONTRIBUTING.md", *sorted((rr.ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name}: link to {target}: no such file"
+            if anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), re.M)
+                assert anchor in {github_anchor(h) for h in headings}, f"{page.name}: link to {target}: no such heading"

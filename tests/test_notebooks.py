@@ -102,7 +102,7 @@ def test_training_notebooks_ask_colab_for_a_gpu_and_keep_it_when_cleaned(name):
 
 
 def test_heading_states_the_run_time_on_the_default_backbone(notebook):
-    """Presenters plan with it (the figures come from tools/benchmark.py, see the README)."""
+    """Presenters plan with it (the figures come from tools/benchmark.py, see docs/benchmarks.md)."""
     heading = notebook.cells[0].source
     assert "Run time" in heading and "Inception V3" in heading, "the first cell should state the run time"
 
