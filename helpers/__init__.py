@@ -8,6 +8,9 @@ Modules (each readable in a minute):
 - :mod:`helpers.backbones` -- pretrained ImageNet networks, chosen by one setting
 - :mod:`helpers.features`  -- photos to backbone features, batched and cached
 - :mod:`helpers.plots`     -- image grids, top-k bar charts, training curves
+- :mod:`helpers.uploads`   -- upload buttons (Colab and JupyterLab) and zips of a photo folder (notebook 2)
+- :mod:`helpers.hub`       -- TF Hub modules the Keras 3 way: a handle resolved to a SavedModel folder (notebook 4)
+- :mod:`helpers.tensorboard_runs` -- where TensorBoard runs go, and an Embedding Projector run (notebooks 1 and 3)
 - :mod:`helpers.canned`    -- estimator-like one-line Keras classifiers (notebook 1)
 - :mod:`helpers.svm_classifier` -- a linear SVM on backbone features, saved as arrays + JSON (notebook 3)
 - :mod:`helpers.svm_export` -- that classifier as one TensorFlow model: .keras, SavedModel, TFLite (notebook 3)
