@@ -27,16 +27,12 @@ course runs from the offline folder alone).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import errno
 import functools
 import json
 import os
 import re
-import shutil
-import tempfile
-import time
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -45,27 +41,21 @@ from pathlib import Path
 import pooch
 from pooch.hashes import hash_matches
 
+from . import files
 from .environment import CACHE_ENV, NO_DOWNLOAD_ENV, OFFLINE_ENV
+
+__all__ = ["AssetError", "AssetWarning", "Asset", "BUNDLE_MANIFEST", "COURSE_DIR", "LEFTOVER", "MANIFEST",
+           "cache_dir", "content_problem", "damaged_file_advice", "downloads_disabled", "fetch", "fetch_all",
+           "fetch_folder", "is_intact", "local_copy", "manifest_mismatches", "matches_hash", "offline_dir",
+           "read_manifest", "registry", "warn_if_not_published", "write_manifest"]
 
 MANIFEST = Path(__file__).with_name("assets.tsv")
 BUNDLE_MANIFEST = "bundle-manifest.tsv"  # path, bytes, sha256 of every file in a bundle
 # Where the README's commands run (with the editable install): a relative GOING_DEEPER_ASSETS
 # is also looked up from here, since Jupyter runs the notebooks from notebooks/.
 COURSE_DIR = Path(__file__).resolve().parents[1]
-# Temporary files left by a killed process (ours are hidden; pooch's and older versions' were
-# not) are swept once they are this old: a younger one may belong to another running kernel.
-STALE_SECONDS = 3600
-LEFTOVER = re.compile(r"^\..+\.(download|tmp)$|^tmp[a-z0-9_]{8}$|\.part(\.npy)?$")
-
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it, so put it straight back
-    os.umask(mask)
-    return mask
-
-
-# Temporary files are created 0600; finished files get what the user's other files get (0644).
-FILE_MODE = 0o666 & ~_read_umask()
+# Temporary files a killed download left: ours (hidden), and pooch's and older versions' (not hidden).
+LEFTOVER = re.compile(rf"{files.TEMPORARY.pattern}|^\..+\.download$|^tmp[a-z0-9_]{{8}}$|\.part(\.npy)?$")
 
 
 class AssetError(RuntimeError):
@@ -178,9 +168,9 @@ def is_intact(root: Path, asset: Asset) -> bool:
 
 
 def _download(asset: Asset, target: Path, progress: bool) -> Path:
-    sweep_leftovers(target.parent)
+    files.sweep_leftovers(target.parent, LEFTOVER)
     try:
-        with atomic_write(target) as partial:
+        with files.atomic_write(target) as partial:
             # pooch's downloader streams into our temporary file (pooch.retrieve would put a
             # visible tmpXXXX beside the photos and print developer advice to learners).
             pooch.HTTPDownloader(progressbar=progress, timeout=30)(asset.url, partial.name, None)
@@ -214,21 +204,10 @@ def _disk_full(error: BaseException | None) -> bool:
 
 # --- checking files ------------------------------------------------------------------------
 
-def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
-    """The file's hash, computed once per process for each version (size, mtime) of the file."""
-    stat = os.stat(path)
-    return _digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, algorithm)
-
-
 def matches_hash(file: str | Path, known_hash: str) -> bool:
     """Whether ``file`` has the hash ``known_hash`` (``"sha256:..."``, ``"md5:..."``; no prefix: sha256)."""
     algorithm, _, expected = known_hash.rpartition(":")
-    return file_digest(file, algorithm or "sha256") == expected.lower()
-
-
-@functools.cache
-def _digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
-    return pooch.file_hash(path, alg=algorithm)
+    return files.file_digest(file, algorithm or "sha256") == expected.lower()
 
 
 def warn_if_not_published(file: Path, asset: Asset) -> None:
@@ -306,10 +285,10 @@ def read_manifest(root: Path) -> dict[str, tuple[int, str]]:
 def write_manifest(root: Path, paths) -> Path:
     """Write the bundle manifest of ``root``: size and sha256 of each of ``paths`` (relative to it)."""
     root = Path(root)
-    with atomic_write(root / BUNDLE_MANIFEST, "w") as f:
+    with files.atomic_write(root / BUNDLE_MANIFEST, "w") as f:
         f.write("path\tbytes\tsha256\n")
         for path in sorted(paths):
-            f.write(f"{path}\t{(root / path).stat().st_size}\t{file_digest(root / path)}\n")
+            f.write(f"{path}\t{(root / path).stat().st_size}\t{files.file_digest(root / path)}\n")
     return root / BUNDLE_MANIFEST
 
 
@@ -324,44 +303,9 @@ def manifest_mismatches(root: Path, under: str) -> list[str]:
             problems.append(f"{path} is missing (the bundle manifest lists it)")
         elif file.stat().st_size != size:
             problems.append(f"{path} has {file.stat().st_size} bytes where the bundle manifest says {size}")
-        elif file_digest(file) != sha256:
+        elif files.file_digest(file) != sha256:
             problems.append(f"{path} does not match the sha256 in the bundle manifest")
     return problems
-
-
-# --- writing files -------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def atomic_write(target: str | Path, mode: str = "wb"):
-    """Write ``target`` all at once: yields a file to write, which replaces ``target`` when done.
-
-    The file is a hidden temporary with a unique name in the same folder (two kernels
-    writing at once never share one; the photo loaders skip hidden files); it becomes
-    ``target`` with ``os.replace``, and gets the user's normal permissions. On any error
-    it is removed, and ``target`` is left as it was.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    file = tempfile.NamedTemporaryFile(mode, dir=target.parent, prefix=f".{target.name}.",
-                                       suffix=".tmp", delete=False)
-    try:
-        with file:
-            yield file
-        os.chmod(file.name, FILE_MODE)
-        os.replace(file.name, target)
-    except BaseException:
-        Path(file.name).unlink(missing_ok=True)
-        raise
-
-
-def sweep_leftovers(folder: Path) -> None:
-    """Delete temporary files that killed downloads or writes left in ``folder`` (once they are stale)."""
-    if not folder.is_dir():
-        return
-    for file in folder.iterdir():
-        with contextlib.suppress(OSError):  # gone already, or not ours to delete
-            if LEFTOVER.search(file.name) and file.is_file() and time.time() - file.stat().st_mtime > STALE_SECONDS:
-                file.unlink()
 
 
 # --- folders -------------------------------------------------------------------------------
@@ -388,16 +332,10 @@ def fetch_folder(prefix: str, *, progress: bool = True) -> Path:
             continue  # gathered by an earlier call
         local = fetch(path, progress=progress)
         if local != cached:  # found in a partial offline folder: copy it beside the others
-            copy_atomically(local, cached)
+            files.copy_atomically(local, cached)
     for subfolder in {(cache_dir() / p).parent for p in paths}:
-        sweep_leftovers(subfolder)
+        files.sweep_leftovers(subfolder, LEFTOVER)
     return cache_dir() / prefix
-
-
-def copy_atomically(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` so that ``target`` is never half-written."""
-    with open(source, "rb") as original, atomic_write(target) as copy:
-        shutil.copyfileobj(original, copy)
 
 
 def fetch_all(prefixes: list[str] | tuple[str, ...] = ("",), *, progress: bool = True) -> list[Path]:

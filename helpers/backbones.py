@@ -17,13 +17,19 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
-import keras
 import numpy as np
 
 from . import assets
 from .environment import BACKBONE_ENV
+
+if TYPE_CHECKING:  # the table below is read without Keras (bundle, hub, setup): models import it when built
+    import keras
+
+__all__ = ["BACKBONES", "CLASS_INDEX", "DEFAULT_BACKBONE", "LOGITS", "MAP_SUFFIX", "POOLED", "SMALL_BACKBONE",
+           "Backbone", "check_finite", "decode_predictions", "feature_map", "get_backbone", "imagenet_classes",
+           "load_feature_extractor", "load_logits_model", "multi_layer_model", "softmax", "weights_file"]
 
 DEFAULT_BACKBONE = "inception_v3"
 SMALL_BACKBONE = "mobilenet_v2"  # the one to suggest when Inception V3 is too big or missing
@@ -45,10 +51,9 @@ def feature_map(layer: str) -> str:
 
 @dataclass(frozen=True)
 class Backbone:
-    name: str
+    name: str  # also its module in keras.applications (preprocess_input)
     title: str
-    application: Callable[..., keras.Model]  # a keras.applications constructor
-    preprocess_input: Callable  # that application's own preprocess_input
+    constructor: str  # its keras.applications constructor's name
     input_size: int  # square input, in pixels
     weights: str  # asset path of the weights with the ImageNet classifier
     weights_no_top: str  # asset path of the weights without it
@@ -62,6 +67,20 @@ class Backbone:
     # Peak memory of the course's heaviest notebook on a CPU, rounded up (tools/benchmark.py measures
     # it; tests/test_default_backbone.py fails if a notebook needs more): the setup cell warns below it.
     memory_gib: float
+
+    @property
+    def application(self) -> Callable[..., keras.Model]:
+        """The ``keras.applications`` constructor (imports Keras)."""
+        import keras
+
+        return getattr(keras.applications, self.constructor)
+
+    @property
+    def preprocess_input(self) -> Callable:
+        """That application's own ``preprocess_input`` (imports Keras)."""
+        import keras
+
+        return getattr(keras.applications, self.name).preprocess_input
 
     def preprocess(self, images) -> np.ndarray:
         """uint8 RGB images -> float32 model input, with the application's own preprocessing."""
@@ -80,8 +99,7 @@ BACKBONES = {
     "inception_v3": Backbone(
         name="inception_v3",
         title="Inception V3",
-        application=keras.applications.InceptionV3,
-        preprocess_input=keras.applications.inception_v3.preprocess_input,
+        constructor="InceptionV3",
         input_size=299,
         weights="keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
         weights_no_top="keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -96,8 +114,7 @@ BACKBONES = {
     "mobilenet_v2": Backbone(
         name="mobilenet_v2",
         title="MobileNetV2",
-        application=keras.applications.MobileNetV2,
-        preprocess_input=keras.applications.mobilenet_v2.preprocess_input,
+        constructor="MobileNetV2",
         input_size=224,
         weights="keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
         weights_no_top="keras/models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
@@ -116,11 +133,14 @@ def _simplified(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())  # "MobileNet-V2", "mobilenetv2" -> "mobilenetv2"
 
 
-def get_backbone(name: str | None = None) -> Backbone:
-    """The backbone called ``name``, else ``$GOING_DEEPER_BACKBONE``, else Inception V3.
+def get_backbone(name: str | Backbone | None = None) -> Backbone:
+    """The backbone called ``name``, else ``$GOING_DEEPER_BACKBONE``, else Inception V3 (a Backbone is itself).
 
-    Case, spaces, ``-`` and ``_`` do not matter: ``MobileNetV2`` is ``mobilenet_v2``.
+    Case, spaces, ``-`` and ``_`` do not matter: ``MobileNetV2`` is ``mobilenet_v2``. The
+    setting is resolved once, here: the functions below take the Backbone it returns.
     """
+    if isinstance(name, Backbone):
+        return name
     chosen = (name or os.environ.get(BACKBONE_ENV, "")).strip() or DEFAULT_BACKBONE
     for backbone in BACKBONES.values():
         if _simplified(chosen) in (_simplified(backbone.name), _simplified(backbone.title)):
@@ -156,14 +176,14 @@ def _with_weights(build: Callable[..., keras.Model], file: Path) -> keras.Model:
         ) from error
 
 
-def load_logits_model(name: str | None = None, weights: bool = True) -> keras.Model:
+def load_logits_model(name: str | Backbone | None = None, weights: bool = True) -> keras.Model:
     """The full ImageNet classifier with the softmax stripped: outputs 1000 logits."""
     backbone = get_backbone(name)
     build = functools.partial(backbone.application, classifier_activation=None)
     return _with_weights(build, weights_file(backbone)) if weights else build(weights=None)
 
 
-def load_feature_extractor(name: str | None = None, weights: bool = True) -> keras.Model:
+def load_feature_extractor(name: str | Backbone | None = None, weights: bool = True) -> keras.Model:
     """The backbone without its classifier, global-average-pooled: one vector per image."""
     backbone = get_backbone(name)
     build = functools.partial(backbone.application, include_top=False, pooling="avg",
@@ -171,11 +191,11 @@ def load_feature_extractor(name: str | None = None, weights: bool = True) -> ker
     return _with_weights(build, weights_file(backbone, include_top=False)) if weights else build(weights=None)
 
 
-def check_finite(outputs, name: str | None = None) -> None:
-    """Raise a clear error if a network's outputs hold NaN or infinity: its weights file is damaged."""
+def check_finite(outputs, backbone: Backbone | None = None) -> None:
+    """Raise a clear error if ``backbone``'s outputs hold NaN or infinity: its weights file is damaged."""
     if np.isfinite(outputs).all():
         return
-    backbone = get_backbone(name)
+    backbone = backbone or get_backbone()
     file = assets.local_copy(backbone.weights)
     raise assets.AssetError(
         f"{backbone.title} computed NaN or infinite values: its weights file {file or backbone.weights} is "
@@ -191,6 +211,8 @@ def multi_layer_model(model: keras.Model, layer_names: list[str]) -> keras.Model
     global-average-pooled so every layer gives one vector per image, except those named
     ``feature_map(layer)``, kept whole.
     """
+    import keras
+
     outputs = {}
     for name in layer_names:
         whole = name.endswith(MAP_SUFFIX)  # feature_map(layer): the feature maps themselves

@@ -19,7 +19,9 @@ import os
 from pathlib import Path
 from unittest import mock
 
-from . import assets, backbones, datasets, hub
+from . import assets, backbones, datasets, files, hub
+
+__all__ = ["SHARED_PREFIXES", "build_bundle", "bundle_paths", "format_table", "main", "refuse_links"]
 
 SHARED_PREFIXES = ("images/", "keras/datasets/", backbones.CLASS_INDEX)
 
@@ -45,7 +47,7 @@ def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhu
     ``folder/datasets/<name>`` extracted, every file checked against the course's sha256 list.
     """
     folder = Path(folder).expanduser().resolve()
-    rows, files = [], []
+    rows, listed = [], []
     # The bundle *is* a cache with the offline layout: fetch into it, ignoring any offline
     # folder already set (patch.dict restores the environment afterwards).
     with mock.patch.dict(os.environ, {assets.CACHE_ENV: str(folder)}):
@@ -55,7 +57,7 @@ def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhu
             known = assets.registry()[path].known_hash
             rows.append({"path": path, "bytes": local.stat().st_size,
                          "verified": known.split(":")[0] if known else "content checked"})
-            files.append(path)
+            listed.append(path)
         for name in backbone_names if tfhub else []:
             tfhub_handle = backbones.get_backbone(name).tfhub_handle  # each backbone's own module
             module = Path(hub.resolve_module(module_handle=tfhub_handle))
@@ -63,19 +65,19 @@ def build_bundle(folder: str | Path, backbone_names, progress: bool = True, tfhu
             rows.append({"path": f"TF Hub: {tfhub_handle}",
                          "bytes": sum((folder / f).stat().st_size for f in module_files),
                          "verified": "complete SavedModel"})
-            files += module_files
+            listed += module_files
         for name in dataset_names:
             extracted = datasets.fetch_dataset(name, progress=progress)  # checked file by file
             dataset_files = sorted(f.relative_to(folder).as_posix() for f in extracted.rglob("*") if f.is_file())
             rows.append({"path": f"dataset: {name}", "bytes": sum((folder / f).stat().st_size for f in dataset_files),
                          "verified": "sha256 of every file"})
-            files += dataset_files
+            listed += dataset_files
     # Files of an earlier run for other backbones stay listed while they still match.
-    files += [p for p in assets.read_manifest(folder) if p not in files and not assets.manifest_mismatches(folder, p)]
-    refuse_links(folder, files)
-    for path in files:
-        os.chmod(folder / path, assets.FILE_MODE)  # readable by every learner, whoever built it
-    assets.write_manifest(folder, files)
+    listed += [p for p in assets.read_manifest(folder) if p not in listed and not assets.manifest_mismatches(folder, p)]
+    refuse_links(folder, listed)
+    for path in listed:
+        os.chmod(folder / path, files.FILE_MODE)  # readable by every learner, whoever built it
+    assets.write_manifest(folder, listed)
     return rows
 
 

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 import keras
 
+__all__ = ["comparison_table", "dnn_classifier", "fit_and_evaluate", "linear_classifier"]
+
 
 def _raw_pixel_inputs(input_shape: Sequence[int], pixel_scale: float) -> list:
     """Input, rescaling (0-255 -> 0-1) and flattening: the start every canned model shares."""

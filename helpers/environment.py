@@ -5,6 +5,8 @@ module imports nothing, so scripts and the test configuration can name a variabl
 importing Keras or TensorFlow.
 """
 
+__all__ = ["BACKBONE_ENV", "CACHE_ENV", "HANDLE_ENV", "HEADLESS_ENV", "NO_DOWNLOAD_ENV", "OFFLINE_ENV"]
+
 OFFLINE_ENV = "GOING_DEEPER_ASSETS"  # the offline asset folder (a USB stick, a bundle), read first
 CACHE_ENV = "GOING_DEEPER_CACHE"  # where downloads are kept (default: the OS cache folder)
 NO_DOWNLOAD_ENV = "GOING_DEEPER_NO_DOWNLOAD"  # 1: a missing asset is an error, never a download

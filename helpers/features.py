@@ -23,7 +23,9 @@ import numpy as np
 import PIL
 from tqdm.auto import tqdm
 
-from . import assets, backbones, images
+from . import assets, backbones, files, images
+
+__all__ = ["BATCH_SIZE", "FEATURE_FORMAT", "LOGITS", "cache_folder", "compute_features", "content_hash", "featurize"]
 
 LOGITS = backbones.LOGITS  # "predictions": the 1000 logits (load_logits_model strips the softmax)
 # Bump when the photo -> model input code changes (decoding, crop, resize, preprocessing):
@@ -36,14 +38,13 @@ BATCH_SIZE = 8
 content_hash = images.content_hash  # sha256 of a file's bytes: the key survives renames and catches edits
 
 
-def cache_folder(backbone: str) -> Path:
+def cache_folder(backbone: backbones.Backbone) -> Path:
     """The cache folder of one backbone with its current weights file, libraries and feature format."""
-    spec = backbones.get_backbone(backbone)
     # Hashed like its published hash (memoized: a verified file is not read twice); else sha256.
-    known_hash = assets.registry()[spec.weights].known_hash
-    weights = assets.file_digest(backbones.weights_file(spec), (known_hash or "sha256").split(":")[0])[:16]
+    known_hash = assets.registry()[backbone.weights].known_hash
+    weights = files.file_digest(backbones.weights_file(backbone), (known_hash or "sha256").split(":")[0])[:16]
     key = f"weights-{weights}_keras-{keras.__version__}_pillow-{PIL.__version__}_format-{FEATURE_FORMAT}"
-    return assets.cache_dir() / "features" / spec.name / key
+    return assets.cache_dir() / "features" / backbone.name / key
 
 
 def _cache_file(folder: Path, layer: str, digest: str) -> Path:
@@ -51,7 +52,7 @@ def _cache_file(folder: Path, layer: str, digest: str) -> Path:
 
 
 @functools.cache
-def _feature_model(backbone: str, layers: tuple[str, ...], cache_key: str = ""):
+def _feature_model(backbone: backbones.Backbone, layers: tuple[str, ...], cache_key: str = ""):
     # cache_key (the cache folder's name) only keys this memo: a replaced weights file gets a new model
     return backbones.multi_layer_model(backbones.load_logits_model(backbone), list(layers))
 
@@ -59,7 +60,7 @@ def _feature_model(backbone: str, layers: tuple[str, ...], cache_key: str = ""):
 def featurize(
     paths,
     layers=(LOGITS,),
-    backbone: str | None = None,
+    backbone: str | backbones.Backbone | None = None,
     batch_size: int = BATCH_SIZE,
     progress: bool = True,
 ) -> dict[str, np.ndarray]:
@@ -80,7 +81,7 @@ def featurize(
     spec = backbones.get_backbone(backbone)
     layers, paths = tuple(layers), [Path(p) for p in paths]
     digests = [content_hash(p) for p in paths]  # to look the cache up; what is computed is keyed by what is decoded
-    folder = cache_folder(spec.name)
+    folder = cache_folder(spec)
     rows = {}  # (layer, digest) -> features
     for _ in range(3):  # a file replaced after it was hashed is computed as decoded; again if a copy remains
         first = {}  # digest -> index of its first path: copies are computed once
@@ -128,7 +129,7 @@ def _compute_and_store(spec, layers, paths, folder, batch_size, progress) -> tup
     meanwhile is cached under its new content, never under the old one. The features are
     cached when the disk lets us.
     """
-    model = _feature_model(spec.name, layers, folder.name)
+    model = _feature_model(spec, layers, folder.name)
     rows, digests, writable = {}, [], True
     # delay: the bar is first drawn after a batch is done (none at all for work under a second), so a
     # notebook saved or shown statically never keeps a bar stuck at 0% (its text is frozen when drawn)
@@ -136,7 +137,7 @@ def _compute_and_store(spec, layers, paths, folder, batch_size, progress) -> tup
         for _, outputs, batch_digests in compute_features(model, spec, paths, batch_size):
             outputs = {layer: np.asarray(outputs[layer]) for layer in layers}
             for layer in layers:
-                backbones.check_finite(outputs[layer], spec.name)  # before anything of this batch is cached
+                backbones.check_finite(outputs[layer], spec)  # before anything of this batch is cached
             for layer in layers:
                 for digest, row in zip(batch_digests, outputs[layer]):
                     rows[layer, digest] = row
@@ -149,7 +150,8 @@ def _compute_and_store(spec, layers, paths, folder, batch_size, progress) -> tup
 def _save_or_warn(file: Path, row: np.ndarray) -> bool:
     """Cache one feature vector; on a read-only or full disk, warn (once per call) and go on uncached."""
     try:
-        _save_atomically(file, row)
+        with files.atomic_write(file) as temporary:  # unique temporaries: two kernels may share the cache
+            np.save(temporary, row)
         return True
     except OSError as error:
         warnings.warn(
@@ -191,8 +193,3 @@ def compute_features(model, spec, paths, batch_size: int = BATCH_SIZE, workers: 
             if start + batch_size < len(paths):
                 pending = start_loading(start + batch_size)
             yield start, model.predict_on_batch(batch), digests
-
-
-def _save_atomically(path: Path, array: np.ndarray) -> None:
-    with assets.atomic_write(path) as file:  # a unique temporary file: two kernels may share the cache
-        np.save(file, array)

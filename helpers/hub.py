@@ -21,6 +21,8 @@ from unittest import mock
 from . import assets, backbones
 from .environment import HANDLE_ENV
 
+__all__ = ["CACHE_SUBDIR", "handle", "module_folder", "module_problem", "resolve_module"]
+
 CACHE_SUBDIR = "tfhub_modules"
 
 

@@ -1,8 +1,5 @@
 """Photos in, model-ready arrays out: load any photo as RGB, crop the middle square, resize.
 
-Also a folder-per-class loader (:func:`load_image_folder`): sub-folder names are the
-labels, loose image files in the top folder are unlabelled test photos, as in the talk.
-
 Safety: only photo formats are decoded (:data:`PHOTO_FORMATS`, chosen from the file's
 content, whatever its name: a PostScript file named ``car.jpg`` never reaches
 Ghostscript), from files of at most :data:`MAX_FILE_BYTES`, read once (the bytes hashed
@@ -11,33 +8,28 @@ are the bytes decoded), with at most :data:`MAX_PIXELS` pixels and an estimated
 together, and progressive JPEGs with at most :data:`MAX_SCANS` scans (each scan is one
 more pass over the whole image). Every decoder failure becomes an :class:`ImageError`
 naming the file.
-
-Junk-file policy: hidden files (names starting with ``.``, such as ``.DS_Store``
-or macOS ``._photo.jpg`` shadows) and ``Thumbs.db`` / ``desktop.ini`` are skipped
-silently. In a class folder any other file must be a photo; if it is not, you get an
-:class:`ImageError` naming the file, rather than a silently smaller dataset.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import io
 import os
-import socket
 import threading
-import urllib.request
 import warnings
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
+from . import files
+
+__all__ = ["DECODE_BUDGET", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_SCANS", "PHOTO_FORMATS", "ImageError",
+           "bytes_hash", "content_hash", "crop_middle_square", "decode_photo", "load_batch",
+           "load_for_model", "load_image", "load_image_bytes", "middle_square_box", "model_input", "open_rgb",
+           "photo_formats", "photo_suffixes", "read_photo", "resize"]
+
 PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP", "TIFF")  # MPO: JPEGs from some cameras
 PLUGIN_FORMATS = ("AVIF", "HEIF")  # decoded only where a Pillow plugin for them is installed
 # Well below Pillow's own bomb limit (89 MP): a 40 MP photo already takes 120 MB as RGB.
@@ -57,9 +49,6 @@ UNMEASURED_BYTES_PER_PIXEL = 24  # AVIF, HEIF: assumed as costly as WebP
 # whole image once per scan, so a 400 kB file repeating one scan can take minutes (64 scans of
 # 40 MP: about 3 s on a 2-core machine).
 MAX_SCANS = 64
-# Difference hashes (64 bits, see difference_hash) of a photo and its re-saved or resized copy
-# differ in 0-2 bits; those of the course's 27 different cars in 16 or more.
-NEAR_DUPLICATE_BITS = 6
 # Image.reduce (block averaging) stops while the shorter side is still this many times the
 # size we need: the final antialiased resize then looks as if it started from full size.
 REDUCING_GAP = 3
@@ -81,24 +70,15 @@ def photo_suffixes() -> set[str]:
     return {suffix for suffix, name in Image.registered_extensions().items() if name in formats}
 
 
-def is_junk(path: Path) -> bool:
-    """Files the loaders skip on purpose: hidden files and OS thumbnails/settings."""
-    return path.name.startswith(".") or path.name.lower() in IGNORED_NAMES
-
-
 def content_hash(path: str | Path) -> str:
     """sha256 of a file's bytes: the same photo under any name or in any folder has the same hash.
 
-    Read in chunks (a huge file never sits in memory) and refused, as :func:`read_photo`
-    refuses it, above :data:`MAX_FILE_BYTES`. To key what was decoded, hash the bytes that
-    were decoded (:func:`bytes_hash` of :func:`read_photo`'s): the file may change in between.
+    :func:`helpers.files.file_digest` (streamed, once per version of the file), refused, as
+    :func:`read_photo` refuses it, above :data:`MAX_FILE_BYTES`. To key what was decoded, hash
+    the bytes that were decoded (:func:`bytes_hash` of :func:`read_photo`'s): the file may change in between.
     """
-    digest = hashlib.sha256()
-    with _open_photo_file(path) as file:
-        while chunk := file.read(2**20):
-            digest.update(chunk)
-            _check_file_size(file.tell(), path)  # a file that grew since it was opened
-    return digest.hexdigest()
+    with _open_photo_file(path):  # a file too big, missing or unreadable is an ImageError naming it
+        return files.file_digest(path)
 
 
 def bytes_hash(data: bytes) -> str:
@@ -336,337 +316,3 @@ def model_input(data: bytes, name: str, size: int, crop: bool = True) -> np.ndar
 def load_batch(paths, size: int, crop: bool = True) -> np.ndarray:
     """Stack :func:`load_for_model` of several photos into a (n, size, size, 3) uint8 array."""
     return np.stack([load_for_model(p, size, crop) for p in paths])
-
-
-# --- photos from the web -------------------------------------------------------------------
-
-def download_image(url: str, max_bytes: int = 20 * 2**20, deadline: float = 30.0,
-                   max_side: int | None = 1024) -> np.ndarray:
-    """A photo from the web as an RGB array, for the notebooks' "classify this URL" box.
-
-    At most ``max_bytes`` are read, within ``deadline`` seconds in all, from connecting to
-    the last byte (a server that trickles its headers or body cannot hang the notebook),
-    and decoded as :func:`load_image_bytes` does, with ``max_side`` (JPEGs decode at a
-    reduced scale). Nothing is written to disk.
-    Every failure is an :class:`ImageError` with one readable line.
-    """
-    url = (url or "").strip()
-    if not url:
-        raise ImageError("Paste the address of an image into the URL box first.")
-    try:
-        scheme = urlparse(url).scheme
-    except ValueError:  # e.g. an unclosed "[" in the host
-        scheme = None
-    if scheme not in ("http", "https"):
-        raise ImageError(f"{url[:100]!r} is not a web address: it should start with http:// or https://")
-    try:
-        data = _read_url(url, max_bytes, deadline)
-    except ImageError:
-        raise
-    except Exception as error:  # unreachable host, HTTP error, timeout, malformed URL...
-        raise ImageError(f"Could not download {url[:100]}: {str(error) or type(error).__name__}") from None
-    return load_image_bytes(data, url[:100], max_side)
-
-
-def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
-    import ssl
-
-    import certifi  # requests' certificates: Python's own are missing on some Macs
-
-    request = urllib.request.Request(url, headers={"User-Agent": "going-deeper-course"})
-    context = ssl.create_default_context(cafile=certifi.where())
-    too_slow = ImageError(f"{url[:100]} took more than {deadline:.0f} s to download: try another address.")
-    too_big = ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
-    with _Watchdog(deadline) as watchdog:
-        opener = urllib.request.build_opener(_WatchedHTTP(watchdog), _WatchedHTTPS(watchdog, context=context))
-        try:
-            with opener.open(request, timeout=min(deadline, 15)) as response:
-                if "text/html" in response.headers.get("Content-Type", ""):
-                    raise ImageError(f"{url[:100]} is a web page, not an image: right-click the image "
-                                     f"and copy the image's own address.")
-                if int(response.headers.get("Content-Length") or 0) > max_bytes:
-                    raise too_big
-                data = bytearray()
-                while chunk := response.read1(64 * 1024):
-                    data += chunk
-                    if len(data) > max_bytes:
-                        raise too_big
-        except Exception:
-            if watchdog.expired:  # the connection was cut: whatever failed, the reason is the time
-                raise too_slow from None
-            raise
-        if watchdog.expired:  # cut mid-body: what arrived is incomplete
-            raise too_slow
-    return bytes(data)
-
-
-class _Watchdog:
-    """One deadline for a whole request: when it passes, every connection the request opened is shut down.
-
-    A socket timeout only limits each read, so a server that sends its status line,
-    headers or body a byte at a time would never time out. Shutting the connection down
-    ends whichever read is waiting; :attr:`expired` then says why.
-    """
-
-    def __init__(self, seconds: float):
-        self.sockets, self.expired, self.lock = [], False, threading.Lock()
-        self.timer = threading.Timer(seconds, self._expire)
-        self.timer.daemon = True
-
-    def __enter__(self):
-        self.timer.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.timer.cancel()
-
-    def watch(self, sock):
-        """Called with each new connection's socket (redirects open more than one)."""
-        with self.lock:
-            self.sockets.append(sock)
-        if self.expired:
-            self._expire()
-        return sock
-
-    def _expire(self):
-        with self.lock:
-            self.expired = True
-            for sock in self.sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-
-def _watched(connection_class, watchdog: _Watchdog):
-    """``connection_class`` (http.client's) whose sockets ``watchdog`` watches from the moment they connect."""
-
-    class Watched(connection_class):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            connect = self._create_connection  # socket.create_connection: before any TLS handshake
-            self._create_connection = lambda *a, **k: watchdog.watch(connect(*a, **k))
-
-    return Watched
-
-
-class _WatchedHTTP(urllib.request.HTTPHandler):
-    def __init__(self, watchdog: _Watchdog):
-        super().__init__()
-        self.watchdog = watchdog
-
-    def http_open(self, request):
-        return self.do_open(_watched(http.client.HTTPConnection, self.watchdog), request)
-
-
-class _WatchedHTTPS(urllib.request.HTTPSHandler):
-    def __init__(self, watchdog: _Watchdog, context):
-        super().__init__(context=context)
-        self.watchdog = watchdog
-
-    def https_open(self, request):
-        return self.do_open(_watched(http.client.HTTPSConnection, self.watchdog), request, context=self._context)
-
-
-# --- folder-per-class datasets -------------------------------------------------------------
-
-@dataclass
-class ImageFolder:
-    """Photos found by :func:`load_image_folder`."""
-
-    root: Path
-    class_names: list[str]  # sorted sub-folder names
-    paths: list[Path]  # labelled photos
-    labels: np.ndarray  # index into class_names, one per path
-    unlabelled: list[Path] = field(default_factory=list)  # loose photos in the top folder
-    duplicates: list[list[Path]] = field(default_factory=list)  # groups of files with the same content
-    near_duplicates: list[list[Path]] = field(default_factory=list)  # groups of photos that look the same
-
-    def __repr__(self) -> str:
-        counts = ", ".join(f"{n}: {int((self.labels == i).sum())}" for i, n in enumerate(self.class_names))
-        return f"ImageFolder({self.root}: {counts}; unlabelled: {len(self.unlabelled)})"
-
-
-def load_image_folder(root: str | Path, min_classes: int = 2) -> ImageFolder:
-    """Find labelled photos in ``root/<class name>/**`` and unlabelled ones in ``root/*``.
-
-    A class folder's photos may sit in sub-folders of it, as with
-    ``keras.utils.image_dataset_from_directory``. Only names and contents are
-    checked here (decoding happens when the photos are used), but a non-image file,
-    a broken link, an empty class folder, too few classes or one photo under two
-    labels fail right away with a message that says how to fix the folder.
-    Non-photo files at the top (a README) are skipped with a warning, and so are
-    copies of a photo (same content) and near copies (a re-saved or resized copy: see
-    :func:`near_duplicate_groups`) with a warning, since copies make leave-one-out
-    accuracy look better than it is.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise ImageError(f"{root}: no such folder. Give the folder that holds one sub-folder per class.")
-    class_dirs = [p for p in _listing(root) if p.is_dir() and not is_junk(p)]
-    if len(class_dirs) < min_classes:
-        raise ImageError(
-            f"{root}: found {len(class_dirs)} class folder(s) {[p.name for p in class_dirs]}; "
-            f"a classifier needs at least {min_classes}. Make one sub-folder per class, "
-            f"named after the class, and put its photos inside."
-        )
-    _check_distinct_folders(class_dirs)
-    paths, labels = [], []
-    for label, class_dir in enumerate(class_dirs):
-        photos = image_files(class_dir, recursive=True)
-        if not photos:
-            raise ImageError(
-                f"{class_dir}: this class folder has no photos. Add some (10 or more work well) "
-                f"or remove the folder."
-            )
-        paths += photos
-        labels += [label] * len(photos)
-    folder = ImageFolder(root, [p.name for p in class_dirs], paths, np.array(labels),
-                         image_files(root, skip_non_images=True))
-    folder.duplicates = _check_duplicates(folder)
-    folder.near_duplicates = _check_near_duplicates(folder)
-    return folder
-
-
-def _check_distinct_folders(class_dirs: list[Path]) -> None:
-    """A class folder that is a link to another class folder would make its photos two classes."""
-    seen = {}
-    for class_dir in class_dirs:
-        real = class_dir.resolve()
-        if real in seen:
-            raise ImageError(
-                f"{class_dir} and {seen[real]} are the same folder (one is a link to the other): its photos "
-                f"would be two classes. Remove the link."
-            )
-        seen[real] = class_dir
-
-
-def _check_duplicates(folder: ImageFolder) -> list[list[Path]]:
-    """Groups of identical photos: an error if one photo has two labels, else a warning."""
-    label_of = dict(zip(folder.paths, folder.labels.tolist()))
-    groups = duplicate_groups(folder.paths + folder.unlabelled)
-    for group in groups:
-        one_per_label = {label_of[p]: p for p in reversed(group) if p in label_of}
-        if len(one_per_label) > 1:
-            first, second = sorted(one_per_label.values())[:2]
-            raise ImageError(f"{first} and {second} are the same photo under two labels. "
-                             f"Keep it in one class folder only.")
-    if groups:
-        examples = "; ".join(" = ".join(str(p.relative_to(folder.root)) for p in g) for g in groups[:3])
-        warnings.warn(
-            f"{folder.root}: {len(groups)} photo(s) appear more than once (same content): {examples}"
-            f"{'; ...' if len(groups) > 3 else ''}. Copies make leave-one-out accuracy look better than it "
-            f"is (helpers.svm_classifier holds copies out together); delete them if they are accidental.",
-            stacklevel=3,
-        )
-    return groups
-
-
-def _check_near_duplicates(folder: ImageFolder) -> list[list[Path]]:
-    """Groups of photos that look the same but are not the same file's content: a warning naming them."""
-    exact = {path: i for i, group in enumerate(folder.duplicates) for path in group}
-    groups = [group for group in near_duplicate_groups(folder.paths + folder.unlabelled)
-              if len({exact.get(path, path) for path in group}) > 1]  # not merely exact copies (already reported)
-    if groups:
-        examples = "; ".join(" ~ ".join(str(p.relative_to(folder.root)) for p in g) for g in groups[:3])
-        warnings.warn(
-            f"{folder.root}: {len(groups)} group(s) of photos look the same (re-saved, resized or recompressed "
-            f"copies?): {examples}{'; ...' if len(groups) > 3 else ''}. Near copies make leave-one-out accuracy "
-            f"look better than it is (helpers.svm_classifier holds photos with nearly the same features out "
-            f"together); delete them if they are accidental.",
-            stacklevel=3,
-        )
-    return groups
-
-
-def near_duplicate_groups(paths) -> list[list[Path]]:
-    """Groups of photos whose :func:`difference_hash` differ in at most :data:`NEAR_DUPLICATE_BITS` bits.
-
-    A photo saved again as JPEG, resized or recompressed has other bytes (a new
-    :func:`content_hash`) but the same picture. Photos that cannot be decoded are left
-    out here: they fail, named, when they are used.
-    """
-    paths = [Path(p) for p in paths]
-    hashes = [difference_hash(p) for p in paths]
-    readable = [i for i, h in enumerate(hashes) if h is not None]
-    bits = np.array([hashes[i] for i in readable]).reshape(len(readable), -1)
-    close = (bits[:, None, :] != bits[None, :, :]).sum(axis=2) <= NEAR_DUPLICATE_BITS
-    members = defaultdict(list)
-    for index, group in zip(readable, linked_groups(close)):
-        members[group].append(paths[index])
-    return [group for group in members.values() if len(group) > 1]
-
-
-def linked_groups(close: np.ndarray) -> np.ndarray:
-    """A group number per item, from a symmetric (n, n) boolean matrix of which items are close:
-    items linked by a chain of close pairs share one (the smallest index among them)."""
-    groups = np.arange(len(close))  # each item its own group; then each takes its close items' smallest
-    while not np.array_equal(groups, merged := np.array([groups[row].min() for row in close], dtype=int)):
-        groups = merged  # until nothing changes
-    return groups
-
-
-def difference_hash(path: str | Path) -> np.ndarray | None:
-    """64 bits of a photo that survive re-saving and resizing: is each pixel of a 9x8 grey thumbnail
-    brighter than its left neighbour? None if the photo cannot be decoded."""
-    try:
-        thumbnail = open_rgb(path, max_side=32).convert("L").resize((9, 8), Image.Resampling.BILINEAR)
-    except ImageError:
-        return None
-    pixels = np.asarray(thumbnail, dtype=np.int16)
-    return (pixels[:, 1:] > pixels[:, :-1]).reshape(-1)
-
-
-def duplicate_groups(paths) -> list[list[Path]]:
-    """Groups of files with the same content (only files of equal size are hashed)."""
-    by_size = defaultdict(list)
-    for path in paths:
-        by_size[Path(path).stat().st_size].append(Path(path))
-    by_content = defaultdict(list)
-    for same_size in (group for group in by_size.values() if len(group) > 1):
-        for path in same_size:
-            by_content[content_hash(path)].append(path)
-    return [group for group in by_content.values() if len(group) > 1]
-
-
-def image_files(folder: str | Path, skip_non_images: bool = False, recursive: bool = False) -> list[Path]:
-    """Sorted photo files in ``folder`` (and its sub-folders with ``recursive``); junk files are always skipped.
-
-    Any other file -- not a photo, or a broken or looping link -- is an error naming it (a
-    training folder should hold photos only), or, with ``skip_non_images`` (a folder of new
-    photos to classify may hold a stray README), is skipped with a warning naming it.
-    """
-    photos, others, suffixes = [], [], photo_suffixes()
-    for path in _entries(Path(folder), recursive, visited=frozenset()):
-        (photos if path.suffix.lower() in suffixes and path.is_file() else others).append(path)
-    for path in others:
-        what = "a broken or looping link" if path.is_symlink() and not path.exists() else \
-            f"not an image file (suffix {path.suffix or 'none'!r})"
-        if not skip_non_images:
-            raise ImageError(f"{path}: {what}. Move it out of {folder}: every file in a class folder is used as a photo.")
-    if others and skip_non_images:
-        warnings.warn(f"{folder}: skipped {len(others)} file(s) that are not photos: "
-                      f"{', '.join(p.name for p in others[:5])}{', ...' if len(others) > 5 else ''}.", stacklevel=2)
-    return photos
-
-
-def _entries(folder: Path, recursive: bool, visited: frozenset) -> list[Path]:
-    """Every non-junk file (or broken link) in ``folder``, sorted, following linked sub-folders but not loops."""
-    real = folder.resolve()
-    if real in visited:
-        raise ImageError(f"{folder}: a link to a folder that contains it (a loop). Remove the link.")
-    entries = []
-    for path in _listing(folder):
-        if is_junk(path):
-            continue
-        if path.is_dir():
-            entries += _entries(path, recursive, visited | {real}) if recursive else []
-        else:
-            entries.append(path)
-    return entries
-
-
-def _listing(folder: Path) -> list[Path]:
-    """The sorted contents of ``folder``; a folder that cannot be read is an :class:`ImageError`."""
-    try:
-        return sorted(folder.iterdir())
-    except OSError as error:
-        raise ImageError(f"{folder}: cannot list this folder ({error.strerror}). Check the path.") from None

@@ -9,6 +9,8 @@ import numpy as np
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from matplotlib.ticker import MaxNLocator
 
+__all__ = ["plot_top_predictions", "plot_training_curves", "show_images", "spread_out", "thumbnail_map"]
+
 
 def show_images(images, titles=None, ncols: int = 5, size: float = 2.4, colors=None):
     """A grid of images with optional titles (``colors``: one title colour per image)."""

@@ -13,6 +13,11 @@ import os
 import sys
 import warnings
 
+from packaging.version import Version
+
+__all__ = ["IN_COLAB", "MIN_VERSIONS", "available_memory_gib", "import_tensorflow_quietly", "memory_problem",
+           "other_kernels", "setup_notebook", "version_problems"]
+
 MIN_VERSIONS = {"python": (3, 10), "tensorflow": (2, 19), "keras": (3, 10)}
 IN_COLAB = "google.colab" in sys.modules
 
@@ -49,17 +54,13 @@ def import_tensorflow_quietly():
     return tf
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
-
-
 def version_problems(versions: dict[str, str]) -> list[str]:
     """One actionable line per package older than the course needs."""
     return [
         f"{name} {versions[name]} is older than {'.'.join(map(str, minimum))}: "
         f"run  pip install -r requirements.txt  (or use the Colab / Binder links in the README)."
         for name, minimum in MIN_VERSIONS.items()
-        if _version_tuple(versions[name]) < minimum
+        if Version(versions[name]).release[:2] < minimum  # 2.21.0rc1, 2.22.0.dev2026 compare as 2.21, 2.22
     ]
 
 

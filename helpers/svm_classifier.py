@@ -42,9 +42,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from . import assets, images
+from . import backbones, datasets, files, images
+from .environment import OFFLINE_ENV
 
-LOGITS = "predictions"  # the logits layer (same name as helpers.features.LOGITS)
+__all__ = ["FILE_FORMAT", "LOGITS", "MAX_FILE_BYTES", "ClassifierFileError", "PhotoClassifier", "Prediction",
+           "copy_groups", "is_standardized", "leave_one_out_accuracy", "leave_one_out_predictions",
+           "make_pipeline"]
+
+LOGITS = backbones.LOGITS  # the logits layer
 # Version 1 was a joblib pickle; version 2 is arrays + JSON (see the module docstring).
 FILE_FORMAT = "going-deeper/svm-classifier/2"
 
@@ -87,7 +92,7 @@ def copy_groups(features, near: float = 0.2) -> np.ndarray:
     between = distance[~np.eye(len(distance), dtype=bool)]
     typical = np.median(between) if between.size else 0.0
     close = (distance < near * typical) | (same.reshape(-1, 1) == same.reshape(1, -1))
-    return images.linked_groups(close)  # a chain of near copies is one group
+    return datasets.linked_groups(close)  # a chain of near copies is one group
 
 
 def leave_one_out_predictions(features, labels, **pipeline_options) -> np.ndarray:
@@ -210,7 +215,7 @@ class PhotoClassifier:
         reason in ``error``, and the next photo follows. (Other errors, such as damaged
         weights, would fail every photo, so they stop the stream.)
         """
-        paths = images.image_files(source, skip_non_images=True) if isinstance(source, (str, Path)) else source
+        paths = datasets.image_files(source, skip_non_images=True) if isinstance(source, (str, Path)) else source
         for path in paths:
             try:
                 prediction = self.predict_photo(path)
@@ -236,7 +241,7 @@ class PhotoClassifier:
         arrays = {name: getattr(self.pipeline[step], attribute) for name, (step, attribute) in SAVED_ARRAYS.items()
                   if standardize or step != "scale"}  # raw features: no scaler to save
         try:
-            with assets.atomic_write(path) as file:
+            with files.atomic_write(path) as file:
                 np.savez(file, metadata=np.array(json.dumps(metadata)), **arrays)  # a str array: no pickle
         except OSError as error:  # a full disk, a read-only folder...
             raise OSError(f"{path}: could not save the classifier ({error.strerror or error}). The previous file, "
@@ -291,8 +296,6 @@ PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 def _backbone(name):
     """The backbone called ``name``: a classifier names its own (never the default)."""
-    from . import backbones  # imported here: it loads TensorFlow, which leave-one-out never needs
-
     if not name or not isinstance(name, str):
         raise ValueError(f"no backbone named; choose one of {sorted(backbones.BACKBONES)}")
     return backbones.get_backbone(name)
@@ -300,10 +303,8 @@ def _backbone(name):
 
 def _weights(backbone: str) -> tuple[Path, str]:
     """The backbone's local weights file (the one ``featurize`` uses) and its sha256, hashed once per process."""
-    from . import backbones  # imported here: it loads TensorFlow, which leave-one-out never needs
-
     file = backbones.weights_file(_backbone(backbone))
-    return file, assets.file_digest(file)
+    return file, files.file_digest(file)
 
 
 def _check_weights(path: Path, classifier: PhotoClassifier) -> None:
@@ -316,7 +317,7 @@ def _check_weights(path: Path, classifier: PhotoClassifier) -> None:
             f"{path}: fitted on {classifier.backbone} weights with sha256 {classifier.weights_sha256[:16]}..., "
             f"but this machine's weights file {file} has sha256 {sha256[:16]}...: other weights give other "
             f"features, so its labels would be wrong. Use the weights file it was fitted with (the same offline "
-            f"folder, {assets.OFFLINE_ENV}), or fit the classifier again here and save it.")
+            f"folder, {OFFLINE_ENV}), or fit the classifier again here and save it.")
 
 
 def _check_training_data(features, labels, class_names, backbone, layer) -> None:

@@ -30,6 +30,9 @@ import tensorflow as tf
 from . import backbones
 from .files import atomic_output
 
+__all__ = ["convert_to_tflite", "dense_layer", "export", "photo_model", "preprocessing_layer",
+           "serving_archive", "tflite_interpreter", "tflite_predict"]
+
 
 def dense_layer(classifier) -> keras.layers.Dense:
     """The classifier's fitted scaler + linear SVM as one Dense layer: features -> class scores.
@@ -70,7 +73,7 @@ def photo_model(classifier) -> keras.Model:
     layer and the SVM's Dense layer.
     """
     backbone = backbones.get_backbone(classifier.backbone)
-    features = backbones.multi_layer_model(backbones.load_logits_model(backbone.name), [classifier.layer])
+    features = backbones.multi_layer_model(backbones.load_logits_model(backbone), [classifier.layer])
     features.name = f"{backbone.name}_{classifier.layer}"  # shown as one step in model.summary()
     pixels = keras.Input((backbone.input_size, backbone.input_size, 3), dtype="uint8", name="pixels")
     x = preprocessing_layer(backbone)(pixels)

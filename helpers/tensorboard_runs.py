@@ -36,6 +36,11 @@ from PIL import Image
 from . import files
 from .environment import HEADLESS_ENV
 
+__all__ = ["LIGHT_TENSORBOARD", "MARKER", "METADATA_FILE", "PROJECTOR_CONFIG", "SPRITE_FILE",
+           "check_replaceable", "fresh_run_dir", "is_headless", "logged_history", "logged_scalars", "main",
+           "show_when_stopped", "sprite_image", "tensorboard_dir", "use_light_tensorboard",
+           "write_projector_run"]
+
 LIGHT_TENSORBOARD = "going-deeper-tensorboard"  # the console script of main(), below (pyproject.toml)
 METADATA_FILE = "metadata.tsv"
 SPRITE_FILE = "sprite.png"
@@ -162,17 +167,12 @@ def main() -> None:
     run_main()
 
 
-def outputs_dir() -> Path:
-    """``outputs/`` at the top of the course folder (Jupyter runs notebooks from notebooks/), else ./outputs (Colab)."""
-    return Path("../outputs" if Path.cwd().name == "notebooks" else "outputs")
-
-
 def tensorboard_dir(*names: str) -> Path:
     """``outputs/tensorboard/<names...>``: where the course keeps its TensorBoard runs."""
     for name in names:
         if not _SIMPLE_NAME.fullmatch(name) or name in (".", ".."):
             raise ValueError(f"{name!r}: a run name may only hold letters, digits, '_', '-' and '.'.")
-    return outputs_dir() / "tensorboard" / Path(*names)
+    return files.outputs_folder("tensorboard", *names)
 
 
 def fresh_run_dir(*names: str) -> Path:

@@ -1,5 +1,5 @@
-"""Photo uploads in a notebook: upload buttons on Colab (ipywidgets 7) and in JupyterLab (ipywidgets 8),
-and zips of a folder of photos.
+"""Photos from outside in a notebook: upload buttons on Colab (ipywidgets 7) and in JupyterLab (ipywidgets 8),
+zips of a folder of photos, and a photo's web address (:func:`download_image`).
 
 >>> unpacked = unpack_photo_zip("pianos.zip")      # a new folder beside the zip; limits checked
 >>> print(unpacked.summary())                      # how many files, and what was left out and why
@@ -18,14 +18,26 @@ and zips of a folder of photos.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import shutil
+import socket
 import stat
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlparse
+
+import numpy as np
+import requests
+
+from .images import ImageError, load_image_bytes
+
+__all__ = ["MAX_FILES", "MAX_RATIO", "MAX_UNPACKED_BYTES", "Unpacked", "clear", "download_image", "show_errors_in",
+           "unpack_photo_zip", "uploaded_files"]
 
 # A zip of photos for the course: a few hundred photos of a few MB each. Photos barely compress
 # (JPEG, PNG are compressed already), so a high ratio means a zip bomb (1.5 MB -> 1 GiB was one).
@@ -175,3 +187,119 @@ def _unsafe(member: zipfile.ZipInfo, parts: list[str]) -> str | None:
     if any(len(p.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for p in parts):
         return f"a name longer than {MAX_NAME_BYTES} bytes, more than the disk takes"
     return None
+
+
+# --- photos from the web -------------------------------------------------------------------
+
+def download_image(url: str, max_bytes: int = 20 * 2**20, deadline: float = 30.0,
+                   max_side: int | None = 1024) -> np.ndarray:
+    """A photo from the web as an RGB array, for the notebooks' "classify this URL" box.
+
+    At most ``max_bytes`` are read, within ``deadline`` seconds in all, from connecting to
+    the last byte (a server that trickles its headers or body cannot hang the notebook),
+    and decoded as :func:`helpers.images.load_image_bytes` does, with ``max_side`` (JPEGs
+    decode at a reduced scale). Nothing is written to disk.
+    Every failure is an :class:`~helpers.images.ImageError` with one readable line.
+    """
+    url = (url or "").strip()
+    if not url:
+        raise ImageError("Paste the address of an image into the URL box first.")
+    try:
+        scheme = urlparse(url).scheme
+    except ValueError:  # e.g. an unclosed "[" in the host
+        scheme = None
+    if scheme not in ("http", "https"):
+        raise ImageError(f"{url[:100]!r} is not a web address: it should start with http:// or https://")
+    try:
+        data = _read_url(url, max_bytes, deadline)
+    except ImageError:
+        raise
+    except Exception as error:  # unreachable host, HTTP error, timeout, malformed URL...
+        raise ImageError(f"Could not download {url[:100]}: {str(error) or type(error).__name__}") from None
+    return load_image_bytes(data, url[:100], max_side)
+
+
+def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
+    too_slow = ImageError(f"{url[:100]} took more than {deadline:.0f} s to download: try another address.")
+    too_big = ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
+    # identity: no compressed body, which could unpack to far more than max_bytes within one chunk
+    headers = {"User-Agent": "going-deeper-course", "Accept-Encoding": "identity"}
+    with _Watchdog(deadline) as watchdog, requests.Session() as session:
+        for scheme in ("http://", "https://"):
+            session.mount(scheme, _WatchedAdapter(watchdog))
+        try:
+            with session.get(url, headers=headers, stream=True, timeout=min(deadline, 15)) as response:
+                response.raise_for_status()
+                if "text/html" in response.headers.get("Content-Type", ""):
+                    raise ImageError(f"{url[:100]} is a web page, not an image: right-click the image "
+                                     f"and copy the image's own address.")
+                if int(response.headers.get("Content-Length") or 0) > max_bytes:
+                    raise too_big
+                data = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise too_big
+        except Exception:
+            if watchdog.expired:  # the connection was cut: whatever failed, the reason is the time
+                raise too_slow from None
+            raise
+        if watchdog.expired:  # cut mid-body: what arrived is incomplete
+            raise too_slow
+    return bytes(data)
+
+
+class _Watchdog:
+    """One deadline for a whole request: when it passes, every connection the request opened is shut down.
+
+    requests' timeouts only limit each read, so a server that sends its status line,
+    headers or body a byte at a time would never time out. Shutting the connection down
+    ends whichever read is waiting; :attr:`expired` then says why.
+    """
+
+    def __init__(self, seconds: float):
+        self.sockets, self.expired, self.lock = [], False, threading.Lock()
+        self.timer = threading.Timer(seconds, self._expire)
+        self.timer.daemon = True
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.timer.cancel()
+
+    def watch(self, sock):
+        """Called with each new connection's socket (redirects open more than one)."""
+        with self.lock:
+            self.sockets.append(sock)
+        if self.expired:
+            self._expire()
+        return sock
+
+    def _expire(self):
+        with self.lock:
+            self.expired = True
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, whose connections ``watchdog`` watches from the moment they connect (before any TLS)."""
+
+    def __init__(self, watchdog: _Watchdog):
+        self.watchdog = watchdog
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        watch = self.watchdog.watch
+
+        def watched(pool):  # urllib3's pool class for a scheme, whose connections hand their socket to watch
+            connection = type("Watched" + pool.ConnectionCls.__name__, (pool.ConnectionCls,),
+                              {"_new_conn": lambda self: watch(pool.ConnectionCls._new_conn(self))})
+            return type("Watched" + pool.__name__, (pool,), {"ConnectionCls": connection})
+
+        self.poolmanager.pool_classes_by_scheme = {
+            scheme: watched(pool) for scheme, pool in self.poolmanager.pool_classes_by_scheme.items()}

@@ -21,7 +21,7 @@ import pooch
 import pytest
 
 import support
-from helpers import assets
+from helpers import assets, files
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB, several download chunks
 SHA256 = "sha256:" + hashlib.sha256(PAYLOAD).hexdigest()
@@ -268,7 +268,7 @@ def test_fetch_folder_gathers_a_partial_offline_folder_in_the_cache(cache, serve
     assert (folder / "A" / "one.bin").read_bytes() == b"from the stick"
     assert (folder / "B" / "two.bin").read_bytes() == PAYLOAD
     # a second call finds everything gathered: nothing is copied or downloaded again
-    monkeypatch.setattr(assets, "copy_atomically", lambda *a: pytest.fail("copied again"))
+    monkeypatch.setattr(files, "copy_atomically", lambda *a: pytest.fail("copied again"))
     monkeypatch.setattr(assets, "_download", lambda *a: pytest.fail("downloaded again"))
     assert assets.fetch_folder("pics", progress=False) == folder
 
@@ -320,19 +320,19 @@ def test_learners_see_no_developer_advice(cache, server, monkeypatch, capfd):
 
 
 def test_downloads_get_the_users_normal_permissions(cache, server, monkeypatch):
-    monkeypatch.setattr(assets, "FILE_MODE", 0o644)  # what umask 022 gives (set once, at import)
+    monkeypatch.setattr(files, "FILE_MODE", 0o644)  # what umask 022 gives (set once, at import)
     use_registry(monkeypatch, assets.Asset("data/good.bin", SHA256, f"{server}/good.bin"))
     assert assets.fetch("data/good.bin", progress=False).stat().st_mode & 0o777 == 0o644
 
 
 def test_file_mode_follows_the_umask():
-    code = "import os; os.umask(0o027); from helpers import assets; print(oct(assets.FILE_MODE))"
+    code = "import os; os.umask(0o027); from helpers import files; print(oct(files.FILE_MODE))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "0o640"
 
 
 def test_a_killed_download_leaves_nothing_the_photo_loader_reads(cache, server, monkeypatch):
     """Two processes: one downloads a photo and is killed mid-way; the folder must stay usable."""
-    from helpers import images
+    from helpers import datasets, files
 
     photo = "images/cars/Classic/slow.jpg"
     code = (f"from helpers import assets; assets.registry = lambda: {{{photo!r}: "
@@ -347,10 +347,10 @@ def test_a_killed_download_leaves_nothing_the_photo_loader_reads(cache, server, 
     child.wait()
     leftovers = list(folder.iterdir())
     assert leftovers and all(p.name.startswith(".") for p in leftovers)  # hidden: skipped by loaders
-    assert images.image_files(folder) == []
+    assert datasets.image_files(folder) == []
     # a stale leftover is swept by the next download into that folder
     for leftover in leftovers:
-        os.utime(leftover, (time.time() - 2 * assets.STALE_SECONDS,) * 2)
+        os.utime(leftover, (time.time() - 2 * files.STALE_AFTER,) * 2)
     use_registry(monkeypatch, assets.Asset("images/cars/Classic/good.jpg", SHA256, f"{server}/good.bin"))
     assets.fetch("images/cars/Classic/good.jpg", progress=False)
     assert files_in(cache) == ["good.jpg"]
@@ -359,10 +359,10 @@ def test_a_killed_download_leaves_nothing_the_photo_loader_reads(cache, server, 
 def test_two_processes_writing_one_file_never_collide(tmp_path):
     """Two kernels sharing a cache write the same entries: unique temporary names, no lost or torn file."""
     target = tmp_path / "shared" / "entry.npy"
-    code = ("import sys, numpy as np; from helpers import assets\n"
+    code = ("import sys, numpy as np; from helpers import files\n"
             "value = np.full(200_000, float(sys.argv[1]))\n"
             "for _ in range(100):\n"
-            "    with assets.atomic_write(sys.argv[2]) as f: np.save(f, value)\n")
+            "    with files.atomic_write(sys.argv[2]) as f: np.save(f, value)\n")
     writers = [subprocess.Popen([sys.executable, "-c", code, str(i), str(target)], stderr=subprocess.PIPE)
                for i in (1, 2)]
     errors = [w.communicate()[1].decode() for w in writers]

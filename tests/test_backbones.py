@@ -5,6 +5,8 @@ need trained weights is checked for every backbone with ``weights=False``.
 """
 
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -159,3 +161,11 @@ def test_pretrained_mobilenet_recognises_a_cat():
     pixels = images.load_batch([assets.fetch("images/samples/coral-cat.bmp")], 224)
     top = backbones.decode_predictions(model.predict_on_batch(backbones.get_backbone("mobilenet_v2").preprocess(pixels)))
     assert "Egyptian_cat" in [name for _, name, _ in top[0][:3]]
+
+
+def test_the_table_of_backbones_is_read_without_keras():
+    """bundle, hub, setup and the classifier files read names, sizes and weight paths: no TensorFlow for that."""
+    code = ("import sys, helpers.backbones as b; b.get_backbone('mobilenet_v2').feature_width('pooled'); "
+            "assert not {'keras', 'tensorflow'} & set(sys.modules), sorted({'keras', 'tensorflow'} & set(sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 
 import tensorflow_hub
 
-from helpers import assets, backbones, bundle, hub
+from helpers import assets, backbones, bundle, files, hub
 from support import fake_module, tfhub_like_resolve
 
 SHARED = Path(os.environ.get(assets.OFFLINE_ENV, "")) if os.environ.get(assets.OFFLINE_ENV) else None
@@ -163,7 +163,7 @@ def test_rebuilding_replaces_truncated_empty_and_incomplete_files(mirrored_regis
 
 
 def test_bundle_files_are_readable_by_every_learner(mirrored_registry, tmp_path, monkeypatch):
-    monkeypatch.setattr(assets, "FILE_MODE", 0o644, raising=False)  # what an admin's umask 022 gives
+    monkeypatch.setattr(files, "FILE_MODE", 0o644)  # what an admin's umask 022 gives
     target = tmp_path / "usb"
     bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
     modes = {oct(p.stat().st_mode & 0o777) for p in target.rglob("*") if p.is_file()}
@@ -173,7 +173,7 @@ def test_bundle_files_are_readable_by_every_learner(mirrored_registry, tmp_path,
 @pytest.mark.parametrize("where", ["photo", "tfhub module"])
 def test_a_link_planted_in_the_bundle_is_refused_and_never_followed(where, mirrored_registry, tmp_path, monkeypatch):
     """Making files readable followed a link: a private 0600 file became 0644 and was listed in the manifest."""
-    monkeypatch.setattr(assets, "FILE_MODE", 0o644, raising=False)
+    monkeypatch.setattr(files, "FILE_MODE", 0o644)
     monkeypatch.setattr(tensorflow_hub, "resolve", tfhub_like_resolve([]))
     target = tmp_path / "usb"
     bundle.build_bundle(target, ["mobilenet_v2"], progress=False)

@@ -14,12 +14,12 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_leave_one_out_accuracy_on_the_20_labelled_cars():
-    from helpers import assets, features, images
+    from helpers import assets, datasets, features
     from helpers.setup import import_tensorflow_quietly
     from helpers.svm_classifier import LOGITS, leave_one_out_predictions
 
     import_tensorflow_quietly()
-    cars = images.load_image_folder(assets.fetch_folder("images/cars"))
+    cars = datasets.load_image_folder(assets.fetch_folder("images/cars"))
     assert len(cars.paths) == 20 and cars.class_names == ["Classic", "Modern"]
     logits = features.featurize(cars.paths, layers=(LOGITS,), backbone="mobilenet_v2", progress=False)[LOGITS]
     predicted = leave_one_out_predictions(logits, cars.labels)
@@ -32,12 +32,12 @@ def test_re_saved_copies_do_not_inflate_leave_one_out(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from helpers import assets, features, images
+    from helpers import assets, datasets, features
     from helpers.setup import import_tensorflow_quietly
     from helpers.svm_classifier import LOGITS, copy_groups, leave_one_out_accuracy
 
     import_tensorflow_quietly()
-    cars = images.load_image_folder(assets.fetch_folder("images/cars"))
+    cars = datasets.load_image_folder(assets.fetch_folder("images/cars"))
     resaved = []
     for path in cars.paths:
         Image.open(path).convert("RGB").save(tmp_path / path.name, quality=75)

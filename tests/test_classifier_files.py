@@ -313,11 +313,11 @@ def test_a_huge_file_is_refused_unread(tmp_path, monkeypatch):
 # --- the backbone's weights: a classifier fitted on other weights is refused --------------------------
 def test_a_classifier_fitted_on_other_weights_is_refused(fitted, tmp_path, monkeypatch):
     """Other weights give other features: 10 of 27 car labels changed without a word before this check."""
-    from helpers import assets, backbones
+    from helpers import assets, backbones, files
 
     classifier, _ = fitted
     ours = backbones.weights_file(backbones.get_backbone(BACKBONE))
-    assert classifier.weights_sha256 == assets.file_digest(ours)
+    assert classifier.weights_sha256 == files.file_digest(ours)
     path = classifier.save(tmp_path / "cars_svm.npz")
     assert PhotoClassifier.load(path).weights_sha256 == classifier.weights_sha256
 
@@ -332,7 +332,7 @@ def test_a_classifier_fitted_on_other_weights_is_refused(fitted, tmp_path, monke
         PhotoClassifier.load(path)
     message = str(error.value)
     assert message.startswith(f"{path}: fitted on {BACKBONE} weights with sha256 {classifier.weights_sha256[:16]}")
-    assert f"weights file {other} has sha256 {assets.file_digest(other)[:16]}" in message
+    assert f"weights file {other} has sha256 {files.file_digest(other)[:16]}" in message
     assert "fit the classifier again" in message
     # A file saved before the weights were recorded still loads (nothing to compare).
     assert PhotoClassifier.load(rewrite(path, {"weights_sha256": None})).weights_sha256 is None

@@ -1,4 +1,4 @@
-"""helpers.images.download_image: notebook 2's URL box against a hostile server on 127.0.0.1."""
+"""helpers.uploads.download_image: notebook 2's URL box against a hostile server on 127.0.0.1."""
 
 import contextlib
 import io
@@ -8,7 +8,7 @@ import pytest
 import support
 from PIL import Image
 
-from helpers import images
+from helpers import images, uploads
 
 
 def jpeg_bytes(width, height):
@@ -68,11 +68,11 @@ def server():
 
 
 def test_a_photo_is_downloaded_and_decoded(server):
-    assert images.download_image(f"{server}/photo.jpg").shape == (480, 640, 3)
+    assert uploads.download_image(f"{server}/photo.jpg").shape == (480, 640, 3)
 
 
 def test_a_big_photo_is_decoded_at_a_reduced_scale(server):
-    assert 1024 <= min(images.download_image(f"{server}/big.jpg", max_side=1024).shape[:2]) < 2048
+    assert 1024 <= min(uploads.download_image(f"{server}/big.jpg", max_side=1024).shape[:2]) < 2048
 
 
 @pytest.mark.parametrize("url_path, message", [
@@ -89,10 +89,10 @@ def test_a_big_photo_is_decoded_at_a_reduced_scale(server):
 def test_every_failure_is_one_readable_line(server, url_path, message):
     start = time.monotonic()
     if url_path.startswith("/x"):
-        assert images.download_image(server + url_path, max_bytes=2**20, deadline=1).shape == (480, 640, 3)
+        assert uploads.download_image(server + url_path, max_bytes=2**20, deadline=1).shape == (480, 640, 3)
         return
     with pytest.raises(images.ImageError, match=message) as error:
-        images.download_image(server + url_path, max_bytes=2**20, deadline=1)
+        uploads.download_image(server + url_path, max_bytes=2**20, deadline=1)
     assert "\n" not in str(error.value) and time.monotonic() - start < 5
 
 
@@ -104,4 +104,4 @@ def test_every_failure_is_one_readable_line(server, url_path, message):
 ])
 def test_bad_addresses(url, message):
     with pytest.raises(images.ImageError, match=message):
-        images.download_image(url)
+        uploads.download_image(url)

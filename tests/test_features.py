@@ -30,7 +30,7 @@ def test_features_are_cached_by_content(tmp_path, monkeypatch):
     warm = features.featurize(renamed, layers, backbone="mobilenet_v2", progress=False)
     for layer in layers:
         np.testing.assert_array_equal(warm[layer], cold[layer])
-    # 3 photos x 2 layers, and no temporary of assets.atomic_write (hidden ".<name>.<random>.tmp") left behind
+    # 3 photos x 2 layers, and no temporary of files.atomic_write (hidden ".<name>.<random>.tmp") left behind
     files = [p for p in (tmp_path / "cache" / "features").rglob("*") if p.is_file()]
     assert sorted(p.suffix for p in files) == [".npy"] * 6, files
     assert not any(p.name.startswith(".") or assets.LEFTOVER.search(p.name) for p in files), files
@@ -52,7 +52,7 @@ def test_bad_photo_is_named_and_earlier_batches_stay_cached(tmp_path, monkeypatc
 def test_threaded_batches_keep_photo_order():
     """Several threads fill each batch: every row must still be its own photo's features."""
     spec = backbones.get_backbone("mobilenet_v2")
-    model = features._feature_model(spec.name, ("predictions",))
+    model = features._feature_model(spec, ("predictions",))
     paths = [assets.fetch(p) for p in SAMPLES] * 2  # 6 photos: batches of 4 and 2
     expected = model.predict_on_batch(spec.preprocess(images.load_batch(paths, spec.input_size)))["predictions"]
     starts, rows, digests = [], [], []

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from helpers import images
+from helpers import datasets, images
 
 
 def save(image: Image.Image, path, **kwargs):
@@ -154,7 +154,7 @@ def picture(width: int) -> Image.Image:
 
 
 def test_folder_names_are_labels_and_loose_files_are_unlabelled(tmp_path):
-    folder = images.load_image_folder(make_folder(tmp_path))
+    folder = datasets.load_image_folder(make_folder(tmp_path))
     assert folder.class_names == ["Classic", "Modern"]
     assert folder.labels.tolist() == [0, 0, 1, 1, 1]
     assert [p.name for p in folder.unlabelled] == ["test1.jpg"]
@@ -166,7 +166,7 @@ def test_junk_files_are_skipped(tmp_path):
     for junk in [".DS_Store", "._classic-0.jpg", "Thumbs.db", "desktop.ini"]:
         (root / "Classic" / junk).write_bytes(b"junk")
     (root / ".ipynb_checkpoints").mkdir()
-    folder = images.load_image_folder(root)
+    folder = datasets.load_image_folder(root)
     assert len(folder.paths) == 5 and folder.class_names == ["Classic", "Modern"]
 
 
@@ -174,7 +174,7 @@ def test_non_image_file_in_a_class_folder(tmp_path):
     root = make_folder(tmp_path)
     (root / "Modern" / "README.txt").write_text("where I found these photos")
     with pytest.raises(images.ImageError, match=r"Modern/README\.txt: not an image file.*Move it out"):
-        images.load_image_folder(root)
+        datasets.load_image_folder(root)
 
 
 def test_image_files_can_skip_non_images(tmp_path):
@@ -182,14 +182,14 @@ def test_image_files_can_skip_non_images(tmp_path):
     (root / "notes.txt").write_text("a stray file")
     (root / ".DS_Store").write_bytes(b"junk")
     with pytest.warns(UserWarning, match=r"skipped 1 file\(s\) that are not photos: notes\.txt"):
-        assert images.image_files(root, skip_non_images=True) == [root / "a.png", root / "b.jpg"]
+        assert datasets.image_files(root, skip_non_images=True) == [root / "a.png", root / "b.jpg"]
     with pytest.raises(images.ImageError, match=r"notes\.txt: not an image file"):
-        images.image_files(root)
+        datasets.image_files(root)
 
 
 def test_a_missing_or_unreadable_folder_of_photos(tmp_path, monkeypatch):
     with pytest.raises(images.ImageError, match=r"incoming: cannot list this folder \(No such file"):
-        images.image_files(tmp_path / "incoming", skip_non_images=True)
+        datasets.image_files(tmp_path / "incoming", skip_non_images=True)
     root = make_folder(tmp_path / "dataset")
 
     def permission_denied(self):  # chmod 000 does not stop root, who runs CI
@@ -197,21 +197,21 @@ def test_a_missing_or_unreadable_folder_of_photos(tmp_path, monkeypatch):
 
     monkeypatch.setattr(type(root), "iterdir", permission_denied)
     with pytest.raises(images.ImageError, match=r"dataset: cannot list this folder \(Permission denied"):
-        images.load_image_folder(root)
+        datasets.load_image_folder(root)
 
 
 def test_empty_class_folder(tmp_path):
     root = make_folder(tmp_path)
     (root / "Vintage").mkdir()
     with pytest.raises(images.ImageError, match=r"Vintage: this class folder has no photos"):
-        images.load_image_folder(root)
+        datasets.load_image_folder(root)
 
 
 def test_single_class_and_missing_folder(tmp_path):
     with pytest.raises(images.ImageError, match=r"found 1 class folder\(s\) \['Classic'\].*at least 2"):
-        images.load_image_folder(make_folder(tmp_path, {"Classic": 3}))
+        datasets.load_image_folder(make_folder(tmp_path, {"Classic": 3}))
     with pytest.raises(images.ImageError, match="no such folder"):
-        images.load_image_folder(tmp_path / "nope")
+        datasets.load_image_folder(tmp_path / "nope")
 
 
 def test_load_for_model_is_crop_then_resize(tmp_path):
@@ -264,7 +264,7 @@ def test_folders_list_photo_formats_only(tmp_path):
         root = make_folder(tmp_path / name)
         (root / "Modern" / name).write_bytes(POSTSCRIPT)
         with pytest.raises(images.ImageError, match=rf"Modern/{name}: not an image file"):
-            images.load_image_folder(root)
+            datasets.load_image_folder(root)
 
 
 def test_any_decoder_failure_is_an_image_error(tmp_path, monkeypatch):
@@ -332,7 +332,7 @@ def test_photos_in_sub_folders_of_a_class_are_found(tmp_path):
     root = make_folder(tmp_path)
     (root / "Classic" / "2019" / "summer").mkdir(parents=True)
     save(picture(333), root / "Classic" / "2019" / "summer" / "deep.jpg")
-    folder = images.load_image_folder(root)
+    folder = datasets.load_image_folder(root)
     assert root / "Classic" / "2019" / "summer" / "deep.jpg" in folder.paths
     assert folder.labels.tolist() == [0, 0, 0, 1, 1, 1]
 
@@ -342,31 +342,31 @@ def test_broken_and_looping_links_are_named(tmp_path, link_to):
     root = make_folder(tmp_path)
     (root / "Classic" / "loop.jpg").symlink_to(root / "Classic" / link_to)
     with pytest.raises(images.ImageError, match=r"Classic/loop\.jpg: a broken or looping link"):
-        images.load_image_folder(root)
+        datasets.load_image_folder(root)
 
 
 def test_a_folder_link_that_loops_is_named(tmp_path):
     root = make_folder(tmp_path)
     (root / "Modern" / "again").symlink_to(root / "Modern")
     with pytest.raises(images.ImageError, match=r"Modern/again: a link to a folder that contains it"):
-        images.load_image_folder(root)
+        datasets.load_image_folder(root)
 
 
 def test_a_linked_class_folder_is_a_class_unless_it_repeats_another(tmp_path):
     root = make_folder(tmp_path / "dataset")
     elsewhere = make_folder(tmp_path / "elsewhere", {"Vintage": 2}, loose=())
     (root / "Vintage").symlink_to(elsewhere / "Vintage")
-    assert images.load_image_folder(root).class_names == ["Classic", "Modern", "Vintage"]
+    assert datasets.load_image_folder(root).class_names == ["Classic", "Modern", "Vintage"]
     (root / "Old").symlink_to(root / "Classic")
     with pytest.raises(images.ImageError, match=r"Old and .*Classic are the same folder"):
-        images.load_image_folder(root)
+        datasets.load_image_folder(root)
 
 
 def test_a_readme_at_the_top_is_skipped_with_a_note(tmp_path):
     root = make_folder(tmp_path)
     (root / "README.md").write_text("# my car photos")
     with pytest.warns(UserWarning, match=r"skipped 1 file\(s\) that are not photos: README\.md"):
-        folder = images.load_image_folder(root)
+        folder = datasets.load_image_folder(root)
     assert [p.name for p in folder.unlabelled] == ["test1.jpg"] and len(folder.paths) == 5
 
 
@@ -374,11 +374,11 @@ def test_copies_are_reported_and_a_photo_under_two_labels_is_an_error(tmp_path):
     root = make_folder(tmp_path)
     shutil.copy(root / "Classic" / "classic-0.jpg", root / "Classic" / "classic-0 (copy).jpg")
     with pytest.warns(UserWarning, match=r"1 photo\(s\) appear more than once.*classic-0 \(copy\)\.jpg"):
-        folder = images.load_image_folder(root)
+        folder = datasets.load_image_folder(root)
     assert folder.duplicates == [[root / "Classic" / "classic-0 (copy).jpg", root / "Classic" / "classic-0.jpg"]]
     (root / "Modern" / "same.jpg").symlink_to(root / "Classic" / "classic-1.jpg")
     with pytest.raises(images.ImageError, match=r"classic-1\.jpg and .*Modern/same\.jpg are the same photo under two labels"):
-        images.load_image_folder(root)
+        datasets.load_image_folder(root)
 
 
 def test_near_copies_are_reported_by_name(tmp_path):
@@ -391,7 +391,7 @@ def test_near_copies_are_reported_by_name(tmp_path):
     big.resize((300, 22)).save(root / "Modern" / "small.png")
     with pytest.warns(UserWarning, match=r"1 group\(s\) of photos look the same.*classic-0 \(re-saved\)\.jpg ~ "
                                          r"Classic/classic-0\.jpg ~ Modern/small\.png"):
-        folder = images.load_image_folder(root)
+        folder = datasets.load_image_folder(root)
     assert folder.near_duplicates == [[root / "Classic" / "classic-0 (re-saved).jpg", original,
                                        root / "Modern" / "small.png"]]
     assert folder.duplicates == []
@@ -399,8 +399,8 @@ def test_near_copies_are_reported_by_name(tmp_path):
 
 def test_different_photos_and_exact_copies_are_not_near_copies(tmp_path, recwarn):
     root = make_folder(tmp_path, {"Classic": 4, "Modern": 4})
-    assert images.load_image_folder(root).near_duplicates == []
+    assert datasets.load_image_folder(root).near_duplicates == []
     shutil.copy(root / "Classic" / "classic-0.jpg", root / "Classic" / "copy.jpg")  # reported as a copy, once
-    folder = images.load_image_folder(root)
+    folder = datasets.load_image_folder(root)
     assert len(folder.duplicates) == 1 and folder.near_duplicates == []
     assert [str(w.message) for w in recwarn if "look the same" in str(w.message)] == []

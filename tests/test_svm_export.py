@@ -35,9 +35,9 @@ def test_scaler_and_svm_are_exactly_one_dense_layer(n_classes):
 @pytest.fixture(scope="module")
 def cars_exported(tmp_path_factory):
     """The course's cars classifier on MobileNetV2, exported, with the 7 unlabelled photos."""
-    from helpers import features, images
+    from helpers import datasets, features, images
 
-    cars = images.load_image_folder(assets.fetch_folder("images/cars"))
+    cars = datasets.load_image_folder(assets.fetch_folder("images/cars"))
     logits = features.featurize(cars.paths + cars.unlabelled, backbone=BACKBONE, progress=False)[features.LOGITS]
     classifier = PhotoClassifier.fit(logits[:20], cars.labels, cars.class_names, backbone=BACKBONE)
     folder = tmp_path_factory.mktemp("export")
@@ -79,8 +79,7 @@ def test_preprocessing_layer_is_the_backbones_own():
 
     for backbone in backbones.BACKBONES.values():
         svm_export.preprocessing_layer(backbone)  # raises if Rescaling(1/127.5, -1) is not its preprocessing
-    wrong = dataclasses.replace(backbones.BACKBONES["mobilenet_v2"],
-                                preprocess_input=keras.applications.resnet50.preprocess_input)
+    wrong = dataclasses.replace(backbones.BACKBONES["mobilenet_v2"], name="resnet50")  # ResNet50's preprocessing
     with pytest.raises(ValueError, match="does not scale pixels"):
         svm_export.preprocessing_layer(wrong)
 
@@ -89,9 +88,9 @@ def test_preprocessing_layer_is_the_backbones_own():
 @pytest.mark.parametrize("standardize", [True, False])
 def test_fit_save_load_and_export_agree_with_and_without_standardizing(standardize, tmp_path):
     """``standardize=False`` (raw logits, as in notebook 3's comparison) saves, loads and exports like the default."""
-    from helpers import features, images
+    from helpers import datasets, features, images
 
-    cars = images.load_image_folder(assets.fetch_folder("images/cars"))
+    cars = datasets.load_image_folder(assets.fetch_folder("images/cars"))
     logits = features.featurize(cars.paths + cars.unlabelled, backbone=BACKBONE, progress=False)[features.LOGITS]
     fitted = PhotoClassifier.fit(logits[:20], cars.labels, cars.class_names, backbone=BACKBONE, standardize=standardize)
     loaded = PhotoClassifier.load(fitted.save(tmp_path / "cars_svm.npz"))

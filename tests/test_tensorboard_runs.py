@@ -262,9 +262,9 @@ def test_light_tensorboard_serves_the_curves_and_the_graph_without_tensorflow(tr
 @needs_offline_assets
 def test_a_real_tensorboard_serves_the_car_photos_projector_run(tmp_path):
     """The 27 car photos, as notebook 3 writes them, through TensorBoard's projector plugin HTTP API."""
-    from helpers import assets, images
+    from helpers import assets, datasets, images
 
-    cars = images.load_image_folder(assets.fetch_folder("images/cars"))
+    cars = datasets.load_image_folder(assets.fetch_folder("images/cars"))
     photos = cars.paths + cars.unlabelled
     thumbnails = [images.load_for_model(path, size=48) for path in photos]
     colours = np.array([thumbnail.reshape(-1, 3).mean(axis=0) for thumbnail in thumbnails])  # 3 numbers per photo

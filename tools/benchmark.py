@@ -93,12 +93,12 @@ def featurization_throughput(n_images: int, batch_size: int | None = None) -> di
 
 def cache_timings() -> dict:
     """Featurize the 27 car photos on a cold, then a warm cache (which must build no model)."""
-    from helpers import assets, features, images
+    from helpers import assets, datasets, features
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ[assets.CACHE_ENV] = cache
         features._feature_model.cache_clear()
-        folder = images.load_image_folder(assets.fetch_folder("images/cars"))
+        folder = datasets.load_image_folder(assets.fetch_folder("images/cars"))
         paths = folder.paths + folder.unlabelled
         t0 = time.perf_counter()
         features.featurize(paths, progress=False)
