@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -156,12 +155,14 @@ def main() -> None:
     """``going-deeper-tensorboard [tensorboard's arguments]``: TensorBoard without importing TensorFlow.
 
     TensorBoard imports TensorFlow when it can (about 600 MiB of memory) but only needs its own small
-    stand-in to read event files and the projector's TSV files. ``tensorboard.compat.notf`` is
-    TensorBoard's switch for that stand-in: the server then takes under 100 MiB instead of about 700,
-    which matters beside a kernel on Binder's 2 GB. (What it cannot do, the course does not use:
-    embeddings stored in TensorFlow checkpoints.)
+    stand-in to read event files and the projector's TSV files, which it uses where TensorFlow is not
+    installed (a supported install: ``pip install tensorboard`` alone). A ``None`` in ``sys.modules``
+    makes ``import tensorflow`` fail, as Python documents, so the server takes under 100 MiB instead of
+    about 700, which matters beside a kernel on Binder's 2 GB (tested on every CI leg:
+    ``test_light_tensorboard_serves_the_curves_and_the_graph_without_tensorflow``). What it cannot do,
+    the course does not use: embeddings stored in TensorFlow checkpoints.
     """
-    sys.modules["tensorboard.compat.notf"] = types.ModuleType("tensorboard.compat.notf")
+    sys.modules["tensorflow"] = None  # TensorBoard as if TensorFlow were not installed
     from tensorboard.main import run_main
 
     run_main()

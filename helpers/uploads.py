@@ -241,10 +241,10 @@ def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
                     if len(data) > max_bytes:
                         raise too_big
         except Exception:
-            if watchdog.expired:  # the connection was cut: whatever failed, the reason is the time
+            if watchdog.expired.is_set():  # the connection was cut: whatever failed, the reason is the time
                 raise too_slow from None
             raise
-        if watchdog.expired:  # cut mid-body: what arrived is incomplete
+        if watchdog.expired.is_set():  # cut mid-body: what arrived is incomplete
             raise too_slow
     return bytes(data)
 
@@ -252,14 +252,13 @@ def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
 class _Watchdog:
     """One deadline for a whole request: when it passes, every connection the request opened is shut down.
 
-    requests' timeouts only limit each read, so a server that sends its status line,
-    headers or body a byte at a time would never time out. Shutting the connection down
-    ends whichever read is waiting; :attr:`expired` then says why.
+    requests' timeouts only limit each read, so a server that sends its status line, headers or body
+    a byte at a time would never time out. Shutting the socket down ends whichever read is waiting.
     """
 
     def __init__(self, seconds: float):
-        self.sockets, self.expired, self.lock = [], False, threading.Lock()
-        self.timer = threading.Timer(seconds, self._expire)
+        self.sockets, self.expired = [], threading.Event()
+        self.timer = threading.Timer(seconds, self.expire)
         self.timer.daemon = True
 
     def __enter__(self):
@@ -270,23 +269,21 @@ class _Watchdog:
         self.timer.cancel()
 
     def watch(self, sock):
-        """Called with each new connection's socket (redirects open more than one)."""
-        with self.lock:
-            self.sockets.append(sock)
-        if self.expired:
-            self._expire()
+        """Called with each new connection's socket (redirects open more than one), before any TLS."""
+        self.sockets.append(sock)
+        if self.expired.is_set():  # connected just after the deadline
+            self.expire()
         return sock
 
-    def _expire(self):
-        with self.lock:
-            self.expired = True
-            for sock in self.sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+    def expire(self):
+        self.expired.set()
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class _WatchedAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter, whose connections ``watchdog`` watches from the moment they connect (before any TLS)."""
+    """requests' adapter, whose connections hand their socket to ``watchdog`` as they connect."""
 
     def __init__(self, watchdog: _Watchdog):
         self.watchdog = watchdog
@@ -296,7 +293,7 @@ class _WatchedAdapter(requests.adapters.HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         watch = self.watchdog.watch
 
-        def watched(pool):  # urllib3's pool class for a scheme, whose connections hand their socket to watch
+        def watched(pool):  # urllib3's pool class for a scheme, whose connections' sockets are watched
             connection = type("Watched" + pool.ConnectionCls.__name__, (pool.ConnectionCls,),
                               {"_new_conn": lambda self: watch(pool.ConnectionCls._new_conn(self))})
             return type("Watched" + pool.__name__, (pool,), {"ConnectionCls": connection})

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.images import image_files, load_image
+from helpers.datasets import image_files
+from helpers.images import load_image
 from support import BACKBONE, DIM, blobs
 from helpers.svm_classifier import (
     PhotoClassifier,
