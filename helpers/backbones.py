@@ -12,6 +12,7 @@ The backbone is ``GOING_DEEPER_BACKBONE`` (default ``inception_v3``; the tests u
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import re
@@ -69,18 +70,12 @@ class Backbone:
     memory_gib: float
 
     @property
-    def application(self) -> Callable[..., keras.Model]:
-        """The ``keras.applications`` constructor (imports Keras)."""
-        import keras
-
-        return getattr(keras.applications, self.constructor)
+    def application(self) -> Callable[..., keras.Model]:  # the keras.applications constructor (imports Keras)
+        return getattr(importlib.import_module("keras.applications"), self.constructor)
 
     @property
-    def preprocess_input(self) -> Callable:
-        """That application's own ``preprocess_input`` (imports Keras)."""
-        import keras
-
-        return getattr(keras.applications, self.name).preprocess_input
+    def preprocess_input(self) -> Callable:  # that application's own (imports Keras)
+        return importlib.import_module(f"keras.applications.{self.name}").preprocess_input
 
     def preprocess(self, images) -> np.ndarray:
         """uint8 RGB images -> float32 model input, with the application's own preprocessing."""

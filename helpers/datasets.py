@@ -40,6 +40,7 @@ import numpy as np
 import pooch
 
 from PIL import Image
+from scipy.sparse.csgraph import connected_components
 
 from . import assets, files
 from .images import ImageError, content_hash, open_rgb, photo_suffixes
@@ -326,11 +327,8 @@ def near_duplicate_groups(paths) -> list[list[Path]]:
 
 def linked_groups(close: np.ndarray) -> np.ndarray:
     """A group number per item, from a symmetric (n, n) boolean matrix of which items are close:
-    items linked by a chain of close pairs share one (the smallest index among them)."""
-    groups = np.arange(len(close))  # each item its own group; then each takes its close items' smallest
-    while not np.array_equal(groups, merged := np.array([groups[row].min() for row in close], dtype=int)):
-        groups = merged  # until nothing changes
-    return groups
+    items linked by a chain of close pairs share one (SciPy's connected components)."""
+    return connected_components(np.asarray(close), directed=False)[1]
 
 
 def difference_hash(path: str | Path) -> np.ndarray | None:

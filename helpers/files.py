@@ -22,8 +22,8 @@ from typing import Iterator
 
 import pooch
 
-__all__ = ["FILE_MODE", "STALE_AFTER", "TEMPORARY", "atomic_output", "atomic_write", "copy_atomically",
-           "file_digest", "outputs_folder", "size_in_mb", "sweep_leftovers"]
+__all__ = ["FILE_MODE", "STALE_AFTER", "TEMPORARY", "atomic_output", "atomic_write", "copy_atomically", "file_digest",
+           "outputs_folder", "size_in_mb", "sweep_leftovers"]
 
 # A temporary untouched this long belongs to a write that was killed (an export takes minutes).
 STALE_AFTER = 3600
@@ -42,8 +42,7 @@ FILE_MODE = 0o666 & ~_read_umask()
 
 
 def outputs_folder(*parts: str) -> Path:
-    """``outputs/<parts...>`` at the top of the course folder (Jupyter runs notebooks from notebooks/),
-    else ./outputs (Colab): where the course saves what it makes. Git ignores it."""
+    """``outputs/<parts...>`` (git ignores it) at the top of the course folder, else ./outputs (Colab)."""
     return Path("../outputs" if Path.cwd().name == "notebooks" else "outputs", *parts)
 
 

@@ -25,10 +25,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import files
 
-__all__ = ["DECODE_BUDGET", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_SCANS", "PHOTO_FORMATS", "ImageError",
-           "bytes_hash", "content_hash", "crop_middle_square", "decode_photo", "load_batch",
-           "load_for_model", "load_image", "load_image_bytes", "middle_square_box", "model_input", "open_rgb",
-           "photo_formats", "photo_suffixes", "read_photo", "resize"]
+__all__ = ["DECODE_BUDGET", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_SCANS", "PHOTO_FORMATS", "ImageError", "bytes_hash",
+           "content_hash", "crop_middle_square", "decode_photo", "load_batch", "load_for_model", "load_image",
+           "load_image_bytes", "middle_square_box", "model_input", "open_rgb", "photo_formats", "photo_suffixes",
+           "read_photo", "resize"]
 
 PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP", "TIFF")  # MPO: JPEGs from some cameras
 PLUGIN_FORMATS = ("AVIF", "HEIF")  # decoded only where a Pillow plugin for them is installed

@@ -46,8 +46,7 @@ from . import backbones, datasets, files, images
 from .environment import OFFLINE_ENV
 
 __all__ = ["FILE_FORMAT", "LOGITS", "MAX_FILE_BYTES", "ClassifierFileError", "PhotoClassifier", "Prediction",
-           "copy_groups", "is_standardized", "leave_one_out_accuracy", "leave_one_out_predictions",
-           "make_pipeline"]
+           "copy_groups", "is_standardized", "leave_one_out_accuracy", "leave_one_out_predictions", "make_pipeline"]
 
 LOGITS = backbones.LOGITS  # the logits layer
 # Version 1 was a joblib pickle; version 2 is arrays + JSON (see the module docstring).

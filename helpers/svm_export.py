@@ -30,8 +30,8 @@ import tensorflow as tf
 from . import backbones
 from .files import atomic_output
 
-__all__ = ["convert_to_tflite", "dense_layer", "export", "photo_model", "preprocessing_layer",
-           "serving_archive", "tflite_interpreter", "tflite_predict"]
+__all__ = ["convert_to_tflite", "dense_layer", "export", "photo_model", "preprocessing_layer", "serving_archive",
+           "tflite_interpreter", "tflite_predict"]
 
 
 def dense_layer(classifier) -> keras.layers.Dense:

@@ -35,10 +35,9 @@ from PIL import Image
 from . import files
 from .environment import HEADLESS_ENV
 
-__all__ = ["LIGHT_TENSORBOARD", "MARKER", "METADATA_FILE", "PROJECTOR_CONFIG", "SPRITE_FILE",
-           "check_replaceable", "fresh_run_dir", "is_headless", "logged_history", "logged_scalars", "main",
-           "show_when_stopped", "sprite_image", "tensorboard_dir", "use_light_tensorboard",
-           "write_projector_run"]
+__all__ = ["LIGHT_TENSORBOARD", "MARKER", "METADATA_FILE", "PROJECTOR_CONFIG", "SPRITE_FILE", "check_replaceable",
+           "fresh_run_dir", "is_headless", "logged_history", "logged_scalars", "main", "show_when_stopped",
+           "sprite_image", "tensorboard_dir", "use_light_tensorboard", "write_projector_run"]
 
 LIGHT_TENSORBOARD = "going-deeper-tensorboard"  # the console script of main(), below (pyproject.toml)
 METADATA_FILE = "metadata.tsv"
@@ -155,12 +154,10 @@ def main() -> None:
     """``going-deeper-tensorboard [tensorboard's arguments]``: TensorBoard without importing TensorFlow.
 
     TensorBoard imports TensorFlow when it can (about 600 MiB of memory) but only needs its own small
-    stand-in to read event files and the projector's TSV files, which it uses where TensorFlow is not
-    installed (a supported install: ``pip install tensorboard`` alone). A ``None`` in ``sys.modules``
-    makes ``import tensorflow`` fail, as Python documents, so the server takes under 100 MiB instead of
-    about 700, which matters beside a kernel on Binder's 2 GB (tested on every CI leg:
-    ``test_light_tensorboard_serves_the_curves_and_the_graph_without_tensorflow``). What it cannot do,
-    the course does not use: embeddings stored in TensorFlow checkpoints.
+    stand-in, which it uses where TensorFlow is not installed (``pip install tensorboard`` alone). A
+    ``None`` in ``sys.modules`` makes ``import tensorflow`` fail, as Python documents: the server takes
+    under 100 MiB instead of about 700 beside a kernel on Binder's 2 GB (a unit test checks it on every
+    CI leg). What it cannot do, the course does not use: embeddings stored in TensorFlow checkpoints.
     """
     sys.modules["tensorflow"] = None  # TensorBoard as if TensorFlow were not installed
     from tensorboard.main import run_main

@@ -29,7 +29,6 @@ import threading
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urlparse
 
 import numpy as np
 import requests
@@ -204,11 +203,7 @@ def download_image(url: str, max_bytes: int = 20 * 2**20, deadline: float = 30.0
     url = (url or "").strip()
     if not url:
         raise ImageError("Paste the address of an image into the URL box first.")
-    try:
-        scheme = urlparse(url).scheme
-    except ValueError:  # e.g. an unclosed "[" in the host
-        scheme = None
-    if scheme not in ("http", "https"):
+    if not url.lower().startswith(("http://", "https://")):
         raise ImageError(f"{url[:100]!r} is not a web address: it should start with http:// or https://")
     try:
         data = _read_url(url, max_bytes, deadline)
@@ -224,9 +219,9 @@ def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
     too_big = ImageError(f"{url[:100]} is larger than {max_bytes / 2**20:.0f} MB: too big for a photo here.")
     # identity: no compressed body, which could unpack to far more than max_bytes within one chunk
     headers = {"User-Agent": "going-deeper-course", "Accept-Encoding": "identity"}
-    with _Watchdog(deadline) as watchdog, requests.Session() as session:
-        for scheme in ("http://", "https://"):
-            session.mount(scheme, _WatchedAdapter(watchdog))
+    with requests.Session() as session:  # closing it ends the deadline's timer
+        session.mount("http://", watchdog := _Deadline(deadline))
+        session.mount("https://", watchdog)
         try:
             with session.get(url, headers=headers, stream=True, timeout=min(deadline, 15)) as response:
                 response.raise_for_status()
@@ -249,8 +244,8 @@ def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
     return bytes(data)
 
 
-class _Watchdog:
-    """One deadline for a whole request: when it passes, every connection the request opened is shut down.
+class _Deadline(requests.adapters.HTTPAdapter):
+    """requests' adapter with one deadline for a whole request: then every connection it opened is shut down.
 
     requests' timeouts only limit each read, so a server that sends its status line, headers or body
     a byte at a time would never time out. Shutting the socket down ends whichever read is waiting.
@@ -260,13 +255,20 @@ class _Watchdog:
         self.sockets, self.expired = [], threading.Event()
         self.timer = threading.Timer(seconds, self.expire)
         self.timer.daemon = True
-
-    def __enter__(self):
         self.timer.start()
-        return self
+        super().__init__(max_retries=0)
 
-    def __exit__(self, *exc_info):
-        self.timer.cancel()
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        watch = self.watch
+
+        def watched(pool):  # urllib3's pool class for a scheme, whose connections' sockets are watched
+            connection = type("Watched" + pool.ConnectionCls.__name__, (pool.ConnectionCls,),
+                              {"_new_conn": lambda self: watch(pool.ConnectionCls._new_conn(self))})
+            return type("Watched" + pool.__name__, (pool,), {"ConnectionCls": connection})
+
+        self.poolmanager.pool_classes_by_scheme = {
+            scheme: watched(pool) for scheme, pool in self.poolmanager.pool_classes_by_scheme.items()}
 
     def watch(self, sock):
         """Called with each new connection's socket (redirects open more than one), before any TLS."""
@@ -281,22 +283,6 @@ class _Watchdog:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-
-class _WatchedAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter, whose connections hand their socket to ``watchdog`` as they connect."""
-
-    def __init__(self, watchdog: _Watchdog):
-        self.watchdog = watchdog
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        watch = self.watchdog.watch
-
-        def watched(pool):  # urllib3's pool class for a scheme, whose connections' sockets are watched
-            connection = type("Watched" + pool.ConnectionCls.__name__, (pool.ConnectionCls,),
-                              {"_new_conn": lambda self: watch(pool.ConnectionCls._new_conn(self))})
-            return type("Watched" + pool.__name__, (pool,), {"ConnectionCls": connection})
-
-        self.poolmanager.pool_classes_by_scheme = {
-            scheme: watched(pool) for scheme, pool in self.poolmanager.pool_classes_by_scheme.items()}
+    def close(self):
+        self.timer.cancel()
+        super().close()
