@@ -1,21 +1,16 @@
 """Photo datasets: a folder per class on disk, and datasets published as one zip archive.
 
-``load_image_folder("cars")`` finds the photos of a folder-per-class dataset: sub-folder names are
-the labels, loose photos in the top folder are unlabelled test photos, as in the talk. Copies and
-near copies are named in a warning (they make leave-one-out accuracy look better than it is).
-Junk-file policy: hidden files (names starting with ``.``, such as ``.DS_Store``
-or macOS ``._photo.jpg`` shadows) and ``Thumbs.db`` / ``desktop.ini`` are skipped
-silently. In a class folder any other file must be a photo; if it is not, you get an
-:class:`~helpers.images.ImageError` naming the file, rather than a silently smaller dataset.
+``load_image_folder("cars")`` finds a folder-per-class dataset's photos: sub-folder names are the labels,
+loose photos in the top folder are unlabelled test photos, as in the talk. Hidden files (``.DS_Store``,
+macOS ``._photo.jpg`` shadows), ``Thumbs.db`` and ``desktop.ini`` are skipped silently; any other file
+in a class folder must be a photo, else an :class:`~helpers.images.ImageError` names it.
 
-A published dataset is fetched once, checked file by file and extracted safely.
-
-``fetch_dataset("hymenoptera_data")`` returns a folder holding ``train/`` and ``val/``, looked up
+``fetch_dataset("hymenoptera_data")`` returns a published dataset's folder (``train/``, ``val/``), looked up
 in the same order as every other asset (:mod:`helpers.assets`):
 
 1. **Offline asset folder**: ``$GOING_DEEPER_ASSETS/datasets/<name>/``, the archive already extracted;
 2. **Cache**: ``$GOING_DEEPER_CACHE/datasets/<name>/``, extracted by an earlier download;
-3. **Download** of the archive from its canonical URL.
+3. **Download** of the archive from its canonical URL, checked file by file and extracted safely.
 
 The publisher gives no hash for the archive, so the course keeps the sha256 of every *extracted*
 file (``<name>.sha256`` beside this module) and checks each one, wherever the folder comes from
@@ -279,15 +274,7 @@ def _check_duplicates(folder: ImageFolder) -> list[list[Path]]:
             first, second = sorted(one_per_label.values())[:2]
             raise ImageError(f"{first} and {second} are the same photo under two labels. "
                              f"Keep it in one class folder only.")
-    if groups:
-        examples = "; ".join(" = ".join(str(p.relative_to(folder.root)) for p in g) for g in groups[:3])
-        warnings.warn(
-            f"{folder.root}: {len(groups)} photo(s) appear more than once (same content): {examples}"
-            f"{'; ...' if len(groups) > 3 else ''}. Copies make leave-one-out accuracy look better than it "
-            f"is (helpers.svm_classifier holds copies out together); delete them if they are accidental.",
-            stacklevel=3,
-        )
-    return groups
+    return _warn_copies(folder, groups, "=", "photo(s) appear more than once (same content)", "copies")
 
 
 def _check_near_duplicates(folder: ImageFolder) -> list[list[Path]]:
@@ -295,15 +282,17 @@ def _check_near_duplicates(folder: ImageFolder) -> list[list[Path]]:
     exact = {path: i for i, group in enumerate(folder.duplicates) for path in group}
     groups = [group for group in near_duplicate_groups(folder.paths + folder.unlabelled)
               if len({exact.get(path, path) for path in group}) > 1]  # not merely exact copies (already reported)
+    return _warn_copies(folder, groups, "~", "group(s) of photos look the same (re-saved, resized or recompressed "
+                        "copies?)", "photos with nearly the same features")
+
+
+def _warn_copies(folder: ImageFolder, groups: list[list[Path]], sign: str, what: str, held_out: str) -> list:
+    """Warn that ``folder`` holds ``groups`` of copies (near copies), naming the first three; return them."""
     if groups:
-        examples = "; ".join(" ~ ".join(str(p.relative_to(folder.root)) for p in g) for g in groups[:3])
-        warnings.warn(
-            f"{folder.root}: {len(groups)} group(s) of photos look the same (re-saved, resized or recompressed "
-            f"copies?): {examples}{'; ...' if len(groups) > 3 else ''}. Near copies make leave-one-out accuracy "
-            f"look better than it is (helpers.svm_classifier holds photos with nearly the same features out "
-            f"together); delete them if they are accidental.",
-            stacklevel=3,
-        )
+        examples = "; ".join(f" {sign} ".join(str(p.relative_to(folder.root)) for p in g) for g in groups[:3])
+        warnings.warn(f"{folder.root}: {len(groups)} {what}: {examples}{'; ...' if len(groups) > 3 else ''}. "
+                      f"Copies make leave-one-out accuracy look better than it is (helpers.svm_classifier holds "
+                      f"{held_out} out together); delete them if they are accidental.", stacklevel=4)
     return groups
 
 

@@ -71,11 +71,9 @@ def photo_suffixes() -> set[str]:
 
 
 def content_hash(path: str | Path) -> str:
-    """sha256 of a file's bytes: the same photo under any name or in any folder has the same hash.
+    """sha256 of a file's bytes (:func:`helpers.files.file_digest`), refused above :data:`MAX_FILE_BYTES`.
 
-    :func:`helpers.files.file_digest` (streamed, once per version of the file), refused, as
-    :func:`read_photo` refuses it, above :data:`MAX_FILE_BYTES`. To key what was decoded, hash
-    the bytes that were decoded (:func:`bytes_hash` of :func:`read_photo`'s): the file may change in between.
+    To key what was decoded, hash the bytes decoded (:func:`bytes_hash`): the file may change in between.
     """
     with _open_photo_file(path):  # a file too big, missing or unreadable is an ImageError naming it
         return files.file_digest(path)

@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -102,15 +103,6 @@ FRAME_WATCH = """<script>
 """
 
 
-class _Captured:
-    """A stand-in for a display handle: keeps what TensorBoard would have shown."""
-
-    shown = None
-
-    def update(self, obj) -> None:
-        self.shown = obj
-
-
 def show_when_stopped() -> None:
     """Make ``%tensorboard``'s frame say so when its TensorBoard has stopped, instead of staying on, dead.
 
@@ -131,14 +123,12 @@ def show_when_stopped() -> None:
         return
 
     def display_ipython(port, height, display_handle):
-        captured = _Captured()
-        original(port, height, captured)
-        html = getattr(captured.shown, "data", None)
-        frame_id = re.search(r'<iframe id="(tensorboard-frame-[0-9a-f]+)"', html or "")
-        if frame_id is None:  # not the frame we know: show it unchanged
-            shown = captured.shown
-        else:
-            shown = IPython.display.HTML(html + FRAME_WATCH % {
+        captured = []  # what TensorBoard would have shown, through a stand-in for a display handle
+        original(port, height, types.SimpleNamespace(update=captured.append))
+        shown = captured[-1] if captured else None
+        frame_id = re.search(r'<iframe id="(tensorboard-frame-[0-9a-f]+)"', getattr(shown, "data", None) or "")
+        if frame_id is not None:  # the frame we know (any other is shown unchanged)
+            shown = IPython.display.HTML(shown.data + FRAME_WATCH % {
                 "frame_id": json.dumps(frame_id.group(1)), "message": json.dumps(FRAME_STOPPED),
                 "interval_ms": FRAME_CHECK_MS})
         if display_handle:

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import types
 import threading
 import time
 import urllib.request
@@ -418,9 +419,9 @@ def tensorboard_frame(monkeypatch, port: int) -> str:
     monkeypatch.delenv("TENSORBOARD_PROXY_URL", raising=False)
     tensorboard_runs.use_light_tensorboard()
     tensorboard_runs.use_light_tensorboard()  # the cell run twice: one watch, not two
-    shown = tensorboard_runs._Captured()
-    notebook._display(port=port, height=400, display_handle=shown)  # what %tensorboard calls once it has a server
-    return shown.shown.data
+    shown = []  # through a stand-in for a display handle
+    notebook._display(port=port, height=400, display_handle=types.SimpleNamespace(update=shown.append))
+    return shown[-1].data
 
 
 def test_the_tensorboard_frame_watches_its_server(monkeypatch):
