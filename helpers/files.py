@@ -1,11 +1,10 @@
-"""Every file the course writes, written without losing: atomic files and folders, copies, the outputs folder.
+"""Every file the course writes, written without losing: atomic files and folders, copies, the outputs folder;
+and the one file hash (:func:`file_digest`: streamed, computed once per version of a file).
 
 >>> with atomic_output(outputs_folder("cars.keras")) as temporary:
 ...     model.save(temporary)             # any writer, given a path: a file or a folder (a SavedModel)
 >>> with atomic_write("cache/row.npy") as file:
 ...     np.save(file, row)                # any writer, given an open file
-
-Also the one file hash (:func:`file_digest`: streamed, computed once per version of a file).
 """
 
 from __future__ import annotations
