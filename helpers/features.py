@@ -24,6 +24,7 @@ import PIL
 from tqdm.auto import tqdm
 
 from . import assets, backbones, files, images
+from .environment import CACHE_ENV
 
 __all__ = ["BATCH_SIZE", "FEATURE_FORMAT", "LOGITS", "cache_folder", "compute_features", "content_hash", "featurize"]
 
@@ -157,7 +158,7 @@ def _save_or_warn(file: Path, row: np.ndarray) -> bool:
         warnings.warn(
             f"Could not write the feature cache in {file.parents[1]} ({error.strerror or error}): the features "
             f"are returned but not cached, so they are computed again next time. Free some disk space, or set "
-            f"{assets.CACHE_ENV} to a writable folder.", stacklevel=4,
+            f"{CACHE_ENV} to a writable folder.", stacklevel=4,
         )
         return False
 

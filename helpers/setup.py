@@ -129,7 +129,7 @@ def setup_notebook(seed: int = 42) -> None:
     tf = import_tensorflow_quietly()
     import keras
 
-    from . import assets, backbones
+    from . import backbones, environment
 
     keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow in one call
     versions = {
@@ -138,7 +138,7 @@ def setup_notebook(seed: int = 42) -> None:
         "keras": keras.__version__,
     }
     gpus = tf.config.list_physical_devices("GPU")
-    offline = os.environ.get(assets.OFFLINE_ENV) or "none (downloads to cache)"
+    offline = os.environ.get(environment.OFFLINE_ENV) or "none (downloads to cache)"
     print(
         f"Python {versions['python']} | TensorFlow {versions['tensorflow']} | Keras {versions['keras']}"
         f" | backbone: {backbones.get_backbone().title}"

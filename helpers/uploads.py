@@ -245,11 +245,8 @@ def _read_url(url: str, max_bytes: int, deadline: float) -> bytes:
 
 
 class _Deadline(requests.adapters.HTTPAdapter):
-    """requests' adapter with one deadline for a whole request: then every connection it opened is shut down.
-
-    requests' timeouts only limit each read, so a server that sends its status line, headers or body
-    a byte at a time would never time out. Shutting the socket down ends whichever read is waiting.
-    """
+    """requests' adapter with one deadline for a whole request, when it shuts down every connection it opened:
+    requests' timeouts limit each read, so a server that trickles its status line, headers or body never times out."""
 
     def __init__(self, seconds: float):
         self.sockets, self.expired = [], threading.Event()
