@@ -49,16 +49,44 @@ def notebook_costs() -> list[str]:
     return _notebook_costs
 
 
+# CI's leg (.ci/run sets it: readme, colab or floors). Unset, every test runs; set, a test marked for one
+# leg runs in that leg only (the ``ci_leg`` and ``static`` markers below).
+CI_LEG_ENV = "GOING_DEEPER_CI_LEG"
+STATIC_LEG = "readme"  # the leg that runs the tests marked ``static``
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "notebooks: runs whole notebooks (minutes); `pytest -m \"not notebooks\"` is the quick unit loop")
+    config.addinivalue_line(
+        "markers", f"ci_leg(name): a question one environment settles: .ci/run runs it in that leg only ({CI_LEG_ENV})")
+    config.addinivalue_line(
+        "markers", f"static: reads the repository's files only (docs, links, notebooks' JSON): no library version "
+                   f"changes its answer, so .ci/run runs it in the {STATIC_LEG} leg only")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """nbval's notebook cells carry the ``notebooks`` marker too, so one ``-m`` selects or leaves out every run."""
+def leg_of(item: pytest.Item) -> str | None:
+    """The one CI leg that runs ``item``, or None for every leg."""
+    marker = item.get_closest_marker("ci_leg")
+    if marker is not None:
+        return marker.args[0]
+    return STATIC_LEG if item.get_closest_marker("static") else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """nbval's notebook cells carry the ``notebooks`` marker too, so one ``-m`` selects or leaves out every run.
+
+    In a CI leg (``GOING_DEEPER_CI_LEG``), the tests marked for another leg are deselected.
+    """
     for item in items:
         if str(item.path).endswith(".ipynb"):
             item.add_marker(pytest.mark.notebooks)
+    leg = os.environ.get(CI_LEG_ENV)
+    if leg:
+        other = [item for item in items if leg_of(item) not in (None, leg)]
+        if other:
+            config.hook.pytest_deselected(items=other)
+            items[:] = [item for item in items if leg_of(item) in (None, leg)]
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CGROUP_V1 = Path("/sys/fs/cgroup/memory")
 LIMIT_GIB = 2.0  # mybinder.org's memory limit per session
 
-pytestmark = [pytest.mark.notebooks,
+pytestmark = [pytest.mark.notebooks, pytest.mark.ci_leg("readme"),  # Binder installs requirements.txt: the readme leg's
               pytest.mark.skipif(os.environ.get(BINDER_SESSION_ENV, "") in ("", "0"),
                                  reason=f"runs four notebooks: set {BINDER_SESSION_ENV}=1")]
 

@@ -67,6 +67,7 @@ def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, caps
 
 
 @pytest.mark.notebooks
+@pytest.mark.ci_leg("readme")
 @pytest.mark.skipif(os.environ.get(BINDER_SESSION_ENV, "") not in ("", "0"),
                     reason="the Binder session (tests/test_binder_session.py) runs notebooks 1 to 4 from a bundle")
 def test_course_runs_from_the_bundle_with_no_download(mirrored_registry, tmp_path):

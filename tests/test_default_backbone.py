@@ -70,6 +70,7 @@ def weight_independent_checks(nb) -> list:
 
 @needs_structural_run
 @pytest.mark.notebooks
+@pytest.mark.ci_leg("colab")  # Colab is where most learners run the default backbone
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_on_inception_v3(path, inception_env, notebook_costs):
     stored = nbformat.read(path, as_version=4)
@@ -84,6 +85,7 @@ def test_notebook_runs_on_inception_v3(path, inception_env, notebook_costs):
         f"that helpers/backbones.py declares (and the setup cell's memory warning uses)")
 
 
+@pytest.mark.static
 def test_pretrained_checks_are_tagged_sparingly():
     """Only accuracy-like checks may be skipped; every notebook keeps some weight-independent check."""
     for path in NOTEBOOKS:

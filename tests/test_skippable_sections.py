@@ -48,6 +48,7 @@ def without_optional_sections(cells, keep=lambda heading: False):
     return kept
 
 
+@pytest.mark.static
 def test_without_optional_sections_cuts_to_the_next_heading_of_the_same_level():
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     cells = [md("## A"), code("a"), md("## B *(optional, 5 s)*"), code("b"), md("### B.1"), code("b1"),
@@ -87,6 +88,7 @@ def defined_only_in_skipped_cells(cells, kept) -> list[tuple[str, set[str]]]:
     return orphans
 
 
+@pytest.mark.static
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_kept_cells_define_what_later_cells_use(path):
     """Without running anything: no kept cell reads a variable that only a skipped optional section defines."""
@@ -94,6 +96,7 @@ def test_kept_cells_define_what_later_cells_use(path):
     assert defined_only_in_skipped_cells(cells, without_optional_sections(cells)) == []
 
 
+@pytest.mark.static
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_marks_what_a_presenter_may_skip(path):
     optional = [c for c in nbformat.read(path, as_version=4).cells if is_optional(c)]
@@ -101,6 +104,7 @@ def test_every_notebook_marks_what_a_presenter_may_skip(path):
 
 
 @pytest.mark.notebooks
+@pytest.mark.ci_leg("floors")  # which cells a skipped section leaves behind does not depend on library versions
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_runs_without_its_optional_sections(path):
     full = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
@@ -111,6 +115,7 @@ def test_runs_without_its_optional_sections(path):
 
 
 @pytest.mark.notebooks
+@pytest.mark.ci_leg("floors")
 def test_run_all_goes_past_tf_hub_without_the_module():
     """Offline without the TF Hub module, notebook 4's TF Hub section says so in one line and the rest runs."""
     path = next(p for p in NOTEBOOKS if p.name.startswith("04"))
