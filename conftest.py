@@ -49,10 +49,9 @@ def notebook_costs() -> list[str]:
     return _notebook_costs
 
 
-# CI's leg (.ci/run sets it: readme, colab or floors). Unset, every test runs; set, a test marked for one
-# leg runs in that leg only (the ``ci_leg`` and ``static`` markers below).
+# CI's leg (.ci/run sets it: readme, colab or floors). Unset, every test runs; set, a test marked
+# ``ci_leg(name)`` runs in that leg only.
 CI_LEG_ENV = "GOING_DEEPER_CI_LEG"
-STATIC_LEG = "readme"  # the leg that runs the tests marked ``static``
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,17 +59,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "notebooks: runs whole notebooks (minutes); `pytest -m \"not notebooks\"` is the quick unit loop")
     config.addinivalue_line(
         "markers", f"ci_leg(name): a question one environment settles: .ci/run runs it in that leg only ({CI_LEG_ENV})")
-    config.addinivalue_line(
-        "markers", f"static: reads the repository's files only (docs, links, notebooks' JSON): no library version "
-                   f"changes its answer, so .ci/run runs it in the {STATIC_LEG} leg only")
 
 
 def leg_of(item: pytest.Item) -> str | None:
     """The one CI leg that runs ``item``, or None for every leg."""
     marker = item.get_closest_marker("ci_leg")
-    if marker is not None:
-        return marker.args[0]
-    return STATIC_LEG if item.get_closest_marker("static") else None
+    return None if marker is None else marker.args[0]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -5,13 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 import claims_table
 from benchmark import RESULTS
-
-# Reads the repository's files only: .ci/run runs these in one leg (conftest.py's `static` marker).
-pytestmark = pytest.mark.static
 
 
 def test_the_readme_table_is_generated_from_the_recorded_run():

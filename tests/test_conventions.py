@@ -4,13 +4,9 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
 import retarget_repository as rr
 import yaml
 from support import CI_PYTHONS
-
-# Reads the repository's files only: .ci/run runs these in one leg (conftest.py's `static` marker).
-pytestmark = pytest.mark.static
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -85,7 +85,6 @@ def test_notebook_runs_on_inception_v3(path, inception_env, notebook_costs):
         f"that helpers/backbones.py declares (and the setup cell's memory warning uses)")
 
 
-@pytest.mark.static
 def test_pretrained_checks_are_tagged_sparingly():
     """Only accuracy-like checks may be skipped; every notebook keeps some weight-independent check."""
     for path in NOTEBOOKS:

@@ -8,9 +8,6 @@ import nbformat
 import pytest
 import retarget_repository as rr
 
-# Reads the repository's files only: .ci/run runs these in one leg (conftest.py's `static` marker).
-pytestmark = pytest.mark.static
-
 NOTEBOOKS = sorted((rr.ROOT / "notebooks").glob("*.ipynb"))
 LINK = re.compile(r"https://(?:colab\.research\.google\.com/github|mybinder\.org/v2/gh|github\.com)/[^\s)\"']+")
 

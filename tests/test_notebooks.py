@@ -13,9 +13,6 @@ import pytest
 
 from clean_notebooks import clean, is_check_cell, read_committed
 
-# Reads the repository's files only: .ci/run runs these in one leg (conftest.py's `static` marker).
-pytestmark = pytest.mark.static
-
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 

@@ -48,7 +48,6 @@ def without_optional_sections(cells, keep=lambda heading: False):
     return kept
 
 
-@pytest.mark.static
 def test_without_optional_sections_cuts_to_the_next_heading_of_the_same_level():
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     cells = [md("## A"), code("a"), md("## B *(optional, 5 s)*"), code("b"), md("### B.1"), code("b1"),
@@ -88,7 +87,6 @@ def defined_only_in_skipped_cells(cells, kept) -> list[tuple[str, set[str]]]:
     return orphans
 
 
-@pytest.mark.static
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_kept_cells_define_what_later_cells_use(path):
     """Without running anything: no kept cell reads a variable that only a skipped optional section defines."""
@@ -96,7 +94,6 @@ def test_kept_cells_define_what_later_cells_use(path):
     assert defined_only_in_skipped_cells(cells, without_optional_sections(cells)) == []
 
 
-@pytest.mark.static
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_marks_what_a_presenter_may_skip(path):
     optional = [c for c in nbformat.read(path, as_version=4).cells if is_optional(c)]
