@@ -24,18 +24,17 @@ from pathlib import Path
 
 import pytest
 
-from helpers.environment import HANDLE_ENV, HEADLESS_ENV, OFFLINE_ENV
-
-# Figures are drawn, never shown, when notebooks and tests run headless.
-os.environ.setdefault("MPLBACKEND", "Agg")
-# TensorFlow's C++ start-up logs stay out of the test output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Nobody watches a test run: notebooks start no TensorBoard server.
-os.environ.setdefault(HEADLESS_ENV, "1")
+from helpers.environment import HANDLE_ENV, OFFLINE_ENV
 
 # The developer tools in tools/ (the benchmark, the notebook cleaner, the fixtures' builders...) are
 # scripts, not a package: the tests that check them, and those that use them, import them by name.
 sys.path.insert(0, str(Path(__file__).parent / "tools"))
+
+from notebook_runner import peak_gib, set_headless_defaults  # noqa: E402  (tools/ is on the path now)
+
+# Figures drawn, never shown; no TensorFlow start-up lines; no TensorBoard server: the environment
+# of every notebook run (nbval's kernels inherit this process's), set in one place.
+set_headless_defaults()
 
 TFHUB_FIXTURE = Path(__file__).parent / "tools" / "tfhub_fixture.py"
 
@@ -50,16 +49,38 @@ def notebook_costs() -> list[str]:
     return _notebook_costs
 
 
+# CI's leg (.ci/run sets it: readme, colab or floors). Unset, every test runs; set, a test marked
+# ``ci_leg(name)`` runs in that leg only.
+CI_LEG_ENV = "GOING_DEEPER_CI_LEG"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "notebooks: runs whole notebooks (minutes); `pytest -m \"not notebooks\"` is the quick unit loop")
+    config.addinivalue_line(
+        "markers", f"ci_leg(name): a question one environment settles: .ci/run runs it in that leg only ({CI_LEG_ENV})")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """nbval's notebook cells carry the ``notebooks`` marker too, so one ``-m`` selects or leaves out every run."""
+def leg_of(item: pytest.Item) -> str | None:
+    """The one CI leg that runs ``item``, or None for every leg."""
+    marker = item.get_closest_marker("ci_leg")
+    return None if marker is None else marker.args[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """nbval's notebook cells carry the ``notebooks`` marker too, so one ``-m`` selects or leaves out every run.
+
+    In a CI leg (``GOING_DEEPER_CI_LEG``), the tests marked for another leg are deselected.
+    """
     for item in items:
         if str(item.path).endswith(".ipynb"):
             item.add_marker(pytest.mark.notebooks)
+    leg = os.environ.get(CI_LEG_ENV)
+    if leg:
+        other = [item for item in items if leg_of(item) not in (None, leg)]
+        if other:
+            config.hook.pytest_deselected(items=other)
+            items[:] = [item for item in items if leg_of(item) in (None, leg)]
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -93,16 +114,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     os.environ[HANDLE_ENV] = str(module_dir)
 
 
-def _peak_rss_gib(pid: int) -> float | None:
-    """A process's peak resident memory (Linux's VmHWM), or None where /proc cannot tell."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), None)
-    return None if kib is None else kib / 2**20
-
-
 @pytest.hookimpl(tryfirst=True)  # before nbval shuts the notebook's kernel down
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """After a notebook's last cell: its kernel's peak memory must fit what the backbone declares.
@@ -112,7 +123,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     kernel = getattr(item.parent, "kernel", None)  # nbval's running kernel for this notebook
     if kernel is None or (nextitem is not None and nextitem.parent is item.parent):
         return
-    peak = _peak_rss_gib(kernel.km.provisioner.pid)
+    peak = peak_gib(kernel.km.provisioner.pid)  # the one reader of a kernel's peak
     from helpers.setup import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # helpers.backbones imports Keras: keep TensorFlow's start-up lines out of the log

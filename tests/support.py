@@ -1,4 +1,5 @@
-"""What several test modules share: a local HTTP server, TF Hub stand-ins, synthetic features, CI's Pythons.
+"""What several test modules share: a local HTTP server, a mirror of the asset folder, TF Hub stand-ins,
+synthetic features, CI's Pythons.
 
 A test module imports from here, never from another test module (whose tests pytest would then
 collect, and whose fixtures and module-level set-up would run, twice).
@@ -7,15 +8,17 @@ collect, and whose fixtures and module-level set-up would run, twice).
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from helpers import hub
+from helpers import assets, hub
 
 CI_PYTHONS = {"3.10", "3.11", "3.13"}  # the legs of .ci/run
 
@@ -56,6 +59,35 @@ def serve(handler):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# --- the offline asset folder, served as a mirror of the canonical URLs ----------------------------
+
+def serve_folder(folder: Path):
+    """A real HTTP server on 127.0.0.1 serving ``folder``'s files, for the time of the block; yields its URL."""
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    return serve(functools.partial(QuietHandler, directory=str(folder)))
+
+
+def published_sha256(folder: Path) -> dict[str, str]:
+    """sha256 of each mirrored file, as published in the mirror's README (not computed here)."""
+    text = (folder / "README.md").read_text()
+    return {path: f"sha256:{digest}" for digest, path in re.findall(r"^([0-9a-f]{64})  \./(\S+)$", text, re.M)}
+
+
+def mirrored_registry(folder: Path, url: str) -> dict:
+    """The course registry, with every URL pointing at ``url``, a mirror of ``folder``.
+
+    Photos keep their canonical hashes (the mirror holds the same bytes); the derived weights,
+    class index and MNIST copies are checked against the hashes the mirror publishes.
+    """
+    published = published_sha256(folder)
+    return {path: assets.Asset(path, asset.known_hash if path.startswith("images/") else published.get(path),
+                               f"{url}/{path}")
+            for path, asset in assets.registry().items()}
 
 
 # --- TF Hub modules ----------------------------------------------------------------------------

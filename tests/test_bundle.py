@@ -2,64 +2,37 @@
 
 A local HTTP server on 127.0.0.1 serves ../shared/assets as a mirror of the canonical
 URLs; the bundle is downloaded from it, verified, and a notebook then runs from the
-bundle alone with downloads forbidden.
+bundle alone with downloads forbidden (or, when the Binder session runs, notebooks 1 to 4 do there).
 """
 
-import functools
-import http.server
 import os
-import re
 import shutil
-import threading
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 import tensorflow_hub
 
 from helpers import assets, backbones, bundle, files, hub
-from support import fake_module, tfhub_like_resolve
+from notebook_runner import printed, run_notebook
+from support import BINDER_SESSION_ENV, fake_module, serve_folder, tfhub_like_resolve
+from support import mirrored_registry as support_registry
 
 SHARED = Path(os.environ.get(assets.OFFLINE_ENV, "")) if os.environ.get(assets.OFFLINE_ENV) else None
 pytestmark = pytest.mark.skipif(SHARED is None, reason="needs the offline asset folder to serve as a mirror")
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "03_transfer_svm_cars.ipynb"
 
 
-def published_sha256() -> dict[str, str]:
-    """sha256 of each mirrored file, as published in the mirror's README (not computed here)."""
-    text = (SHARED / "README.md").read_text()
-    return {path: f"sha256:{digest}" for digest, path in re.findall(r"^([0-9a-f]{64})  \./(\S+)$", text, re.M)}
-
-
 @pytest.fixture(scope="module")
 def mirror():
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(SHARED)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_folder(SHARED) as url:
+        yield url
 
 
 @pytest.fixture
 def mirrored_registry(mirror, monkeypatch):
-    """The course registry, with every URL pointing at the local mirror.
-
-    Photos keep their canonical hashes (the mirror holds the same bytes); the
-    derived weights, class index and MNIST copies are checked against the hashes
-    the mirror publishes.
-    """
-    published = published_sha256()
-    table = {
-        path: assets.Asset(path, asset.known_hash if path.startswith("images/") else published.get(path),
-                           f"{mirror}/{path}")
-        for path, asset in assets.registry().items()
-    }
+    """The course registry, with every URL pointing at the local mirror (``support.mirrored_registry``)."""
+    table = support_registry(SHARED, mirror)
     monkeypatch.setattr(assets, "registry", lambda: table)
     monkeypatch.delenv(assets.NO_DOWNLOAD_ENV, raising=False)
     return table
@@ -94,19 +67,17 @@ def test_bundle_downloads_verifies_and_reports(mirrored_registry, tmp_path, caps
 
 
 @pytest.mark.notebooks
-def test_course_runs_from_the_bundle_with_no_download(mirrored_registry, tmp_path, monkeypatch):
+@pytest.mark.ci_leg("readme")
+@pytest.mark.skipif(os.environ.get(BINDER_SESSION_ENV, "") not in ("", "0"),
+                    reason="the Binder session (tests/test_binder_session.py) runs notebooks 1 to 4 from a bundle")
+def test_course_runs_from_the_bundle_with_no_download(mirrored_registry, tmp_path):
     target = tmp_path / "usb"
     bundle.build_bundle(target, ["mobilenet_v2"], progress=False, tfhub=False)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    # the kernel inherits this environment: the bundle is the only source, downloads are errors
-    monkeypatch.setenv(assets.OFFLINE_ENV, str(target))
-    monkeypatch.setenv(assets.NO_DOWNLOAD_ENV, "1")
-    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(backbones.BACKBONE_ENV, "mobilenet_v2")
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
-    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
-    assert str(target) in printed  # the setup line reports the bundle as the offline folder
+    # the bundle is the only source, downloads are errors
+    notebook, _ = run_notebook(NOTEBOOK, env={assets.OFFLINE_ENV: str(target), assets.NO_DOWNLOAD_ENV: "1",
+                                              assets.CACHE_ENV: str(tmp_path / "cache"),
+                                              backbones.BACKBONE_ENV: "mobilenet_v2"})
+    assert str(target) in "".join(printed(c) for c in notebook.cells)  # the setup line reports the bundle
 
 
 def test_damaged_bundle_file_is_fetched_again(mirrored_registry, tmp_path):

@@ -20,12 +20,12 @@ import numpy as np
 import psutil
 import pytest
 from google.protobuf import text_format
-from nbclient import NotebookClient
 from PIL import Image
 
 import support
 from helpers import tensorboard_runs
 from helpers.assets import OFFLINE_ENV
+from notebook_runner import Kernel
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 needs_offline_assets = pytest.mark.skipif(not os.environ.get(OFFLINE_ENV), reason="needs the offline asset folder")
@@ -369,19 +369,15 @@ def test_tensorboard_cell_starts_a_server_only_for_a_reader(tmp_path, monkeypatc
     # the magic runs `tensorboard` from PATH, as it is in an activated virtual environment
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("TENSORBOARD_BINARY", raising=False)
-    # the kernel imports this checkout's helpers, not another copy installed in the environment
-    root = str(Path(__file__).resolve().parents[1])
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell(f"from pathlib import Path\nfrom helpers import tensorboard_runs\n"
                                   f"{logdir_variable} = Path({str(logdir)!r})"),
         nbformat.v4.new_code_cell(source),
     ])
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    # the course's kernel environment: this checkout's helpers first on the path, the HEADLESS_ENV set above
     try:
-        with client.setup_kernel():  # the kernel lives until the end of this block
-            for index, cell in enumerate(nb.cells):
-                client.execute_cell(cell, index)
+        with Kernel(tmp_path, timeout=120) as kernel:  # the kernel lives until the end of this block
+            nb.cells = kernel.run(nb.cells)
             servers = _processes_using(str(logdir))
             outputs = nb.cells[1].outputs
             if headless:

@@ -33,11 +33,10 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]  # helpers, and this folder's modules, however this one is run
-from helpers.environment import HEADLESS_ENV  # noqa: E402  (imports nothing: TensorFlow is not started yet)
-from notebook_runner import run_notebook  # noqa: E402
+from notebook_runner import run_notebook, set_headless_defaults  # noqa: E402  (TensorFlow is not started yet)
 
-# Nobody watches a benchmark: the notebooks start no TensorBoard server.
-os.environ.setdefault(HEADLESS_ENV, "1")
+# Nobody watches a benchmark: the notebooks start no TensorBoard server, nor does this process (featurization).
+set_headless_defaults()
 
 # The key results each notebook computed: an expression over the notebook's own variables.
 COURSE_NOTEBOOKS = ("01", "02", "03", "04")  # "the whole course" totals these; notebook 5 is optional

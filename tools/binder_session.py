@@ -14,7 +14,9 @@ With ``--limit-gib`` (Linux, root, cgroup v1 memory controller) this process and
 in a memory cgroup with that limit, like a Binder container (which also holds the Jupyter server;
 this process stands in for it). A kernel the limit kills shows as ``DeadKernelError``.
 
-Prints one ``SESSION_REPORT`` JSON line; for each notebook: its kernel's peak (VmHWM), how many
+Kernels start with the course's environment, and their peak memory is read, by
+``tools/notebook_runner.py``; ``--save DIR`` writes each executed notebook there. Prints one
+``SESSION_REPORT`` JSON line; for each notebook: its kernel's peak (VmHWM), how many
 kernels were alive, the session's peak while it ran (:func:`session_memory_gib`; and the cgroup's
 usage), what its kernel held afterwards (USS) and at each later notebook's start (or ``culled``);
 then the cgroup's peak and its OOM kills.
@@ -32,6 +34,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]  # this checkout's helpers, however this script is run
+from notebook_runner import kernel_env, notebook_client, peak_gib  # noqa: E402  (this folder: the one notebook runner)
+
 NOTEBOOKS = ROOT / "notebooks"
 BINDER_CONFIG = ROOT / "binder" / "jupyter_server_config.py"
 CGROUP_V1 = Path("/sys/fs/cgroup/memory")
@@ -75,15 +80,6 @@ def leave_memory_cgroup(group: Path) -> dict:
     return stats
 
 
-def peak_gib(pid: int) -> float | None:
-    """A process's peak resident memory (VmHWM), None when it is gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 2**20
-
-
 def session_memory_gib(pids: list[int]) -> float:
     """What the processes ``pids`` hold together, each page counted once, as a container's limit counts them.
 
@@ -118,10 +114,9 @@ async def sample_sum(pids: list[int], group: Path | None, peak: dict, stop: asyn
             pass
 
 
-async def session(paths: list[Path], idle_timeout: int, group: Path | None) -> dict:
+async def session(paths: list[Path], idle_timeout: int, group: Path | None, save: Path | None = None) -> dict:
     import nbformat
     from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-    from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
     kernels = AsyncMappingKernelManager(config=binder_config(idle_timeout), root_dir=str(NOTEBOOKS),
@@ -139,9 +134,7 @@ async def session(paths: list[Path], idle_timeout: int, group: Path | None) -> d
             alive = entry["kernel_id"] in kernels.list_kernel_ids()
             entry.setdefault("held_gib_at_next", [])
             entry["held_gib_at_next"].append(round(_own_gib(pids[entry["kernel_id"]]), 2) if alive else "culled")
-        python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # this checkout's helpers
-        kernel_id = await kernels.start_kernel(path=str(NOTEBOOKS), env={**os.environ, "PYTHONPATH": python_path,
-                                                                         "JPY_SESSION_NAME": str(path)})
+        kernel_id = await kernels.start_kernel(path=str(NOTEBOOKS), env=kernel_env({"JPY_SESSION_NAME": str(path)}))
         kernels.notify_connect(kernel_id)  # the notebook's tab stays open
         manager = kernels.get_kernel(kernel_id)
         pids[kernel_id] = manager.provisioner.pid
@@ -152,7 +145,9 @@ async def session(paths: list[Path], idle_timeout: int, group: Path | None) -> d
         report["notebooks"].append(entry)
         try:
             nb = nbformat.read(path, as_version=4)
-            await NotebookClient(nb, km=manager, timeout=1200, kernel_name="python3").async_execute()
+            await notebook_client(nb, path, km=manager).async_execute()
+            if save is not None:  # the executed notebook, for the caller to read
+                nbformat.write(nb, save / path.name)
         except DeadKernelError as error:
             entry["died"] = str(error)[:200]
         finally:
@@ -186,11 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="+", help="notebook number prefixes, in order: 01 02 03 04")
     parser.add_argument("--idle-timeout", type=int, default=5, help="culling timeout, in seconds (0: no culling)")
     parser.add_argument("--limit-gib", type=float, help="run under a cgroup v1 memory limit (root)")
+    parser.add_argument("--save", type=Path, help="a folder to write each executed notebook to")
     args = parser.parse_args(argv)
     paths = [next(NOTEBOOKS.glob(f"{prefix}_*.ipynb")) for prefix in args.notebooks]
     group = enter_memory_cgroup(args.limit_gib) if args.limit_gib else None
     try:
-        report = asyncio.run(session(paths, args.idle_timeout, group))
+        report = asyncio.run(session(paths, args.idle_timeout, group, args.save))
     finally:
         if group is not None:
             stats = leave_memory_cgroup(group)
