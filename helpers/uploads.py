@@ -52,7 +52,9 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
 
     ipywidgets 8 (JupyterLab, VS Code): a tuple of dicts with ``"name"`` and a memoryview
     ``"content"``. ipywidgets 7 (Colab ships 7.7): a dict keyed by file name, whose values
-    hold ``"metadata"`` and ``"content"`` (bytes).
+    hold ``"metadata"`` and ``"content"`` (bytes). Code written for one layout fails on the other,
+    and silently: an exception inside a widget callback goes to the kernel's log, not to the
+    notebook (hence :func:`show_errors_in`). Notebook 2's upload cell relies on this function.
     """
     if isinstance(value, dict):  # ipywidgets 7
         return [(name, bytes(item["content"])) for name, item in value.items()]

@@ -6,7 +6,7 @@ values, so this test runs each notebook on random weights in ``keras.application
 (``tools/structural_assets.py``), overlaid on the offline folder, with the TF Hub stand-in
 built from them. It fails on any error, on a notebook that needs more memory than the backbone
 declares (``Backbone.memory_gib``: the setup cell warns learners below it), and on any check-cell
-output that differs from the stored one -- except checks tagged ``needs-pretrained-weights``
+(tag ``nbval-check-output``) output that differs from the stored one -- except checks tagged ``needs-pretrained-weights``
 (accuracies, top-5 answers), which random weights cannot pass.
 
 It runs when the tests are offline (``GOING_DEEPER_ASSETS`` set) and that folder has no

@@ -37,7 +37,7 @@ def test_committed_clean(notebook):
 
 def test_key_results_are_checked_by_nbval(notebook):
     checks = [c for c in code_cells(notebook) if is_check_cell(c)]
-    assert checks, "no NBVAL_CHECK_OUTPUT cell: a regression in the key result would not fail CI"
+    assert checks, "no check cell (tag nbval-check-output): a regression in the key result would not fail CI"
     for cell in checks:
         printed = "".join(o.get("text", "") for o in cell.outputs)
         assert printed.strip(), f"check cell has no stored output to compare:\n{cell.source}"

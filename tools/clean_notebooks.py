@@ -1,10 +1,13 @@
-"""Strip notebooks for committing: no outputs (except NBVAL_CHECK_OUTPUT cells), no counts.
+"""Strip notebooks for committing: no outputs (except check cells'), no counts.
 
     python tools/clean_notebooks.py notebooks/*.ipynb          # clean in place
     python tools/clean_notebooks.py --check notebooks/*.ipynb  # exit 1 if any is not clean
 
-Cells with a ``# NBVAL_CHECK_OUTPUT`` comment line keep their plain-text output:
-that is what nbval compares on every test run (the notebook's key results).
+Check cells keep their plain-text output: that is what nbval compares on every test run (the
+notebook's key results). A check cell carries the cell tag ``nbval-check-output`` (nbval's own
+marker, in the metadata, so the learner's code shows no test scaffolding) and one ``claim:<id>`` tag
+per claim it checks (``tests/test_claims.py``). nbval's older marker, a ``# NBVAL_CHECK_OUTPUT``
+comment line, is still recognised.
 """
 
 import argparse
@@ -14,12 +17,23 @@ from pathlib import Path
 
 import nbformat
 
-CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+CHECK_TAG = "nbval-check-output"  # nbval's cell tag: compare this cell's stored output
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"  # nbval's older marker, a comment line of its own
+CLAIM_TAG_PREFIX = "claim:"  # claim:<id>, one tag per claim the check cell prints
 
 
 def is_check_cell(cell) -> bool:
-    """nbval only honours the marker as a comment line of its own."""
-    return cell.cell_type == "code" and any(line.strip() == CHECK_MARK for line in cell.source.splitlines())
+    """A code cell whose output nbval compares: tagged ``nbval-check-output`` (or the old comment line)."""
+    if cell.cell_type != "code":
+        return False
+    return CHECK_TAG in cell.get("metadata", {}).get("tags", []) or any(
+        line.strip() == CHECK_MARK for line in cell.source.splitlines())
+
+
+def claim_ids(cell) -> list[str]:
+    """The claims a check cell checks, from its ``claim:<id>`` tags, in order."""
+    return [tag[len(CLAIM_TAG_PREFIX):] for tag in cell.get("metadata", {}).get("tags", [])
+            if tag.startswith(CLAIM_TAG_PREFIX)]
 
 
 def clean(nb) -> None:
