@@ -17,9 +17,13 @@ import nbformat
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 
 
+CHECK_TAG = "nbval-check-output"  # the same marker as a cell tag (issue 24: check cells carry it)
+
+
 def is_check_cell(cell) -> bool:
-    """nbval only honours the marker as a comment line of its own."""
-    return cell.cell_type == "code" and any(line.strip() == CHECK_MARK for line in cell.source.splitlines())
+    """nbval only honours the marker as a comment line of its own, or as the cell tag."""
+    return cell.cell_type == "code" and (any(line.strip() == CHECK_MARK for line in cell.source.splitlines())
+                                         or CHECK_TAG in cell.get("metadata", {}).get("tags", []))
 
 
 def clean(nb) -> None:
