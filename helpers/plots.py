@@ -35,8 +35,9 @@ def plot_top_predictions(image, predictions, title: str = "", original=None):
     """
     shown = ([original] if original is not None else []) + [image]
     widths = [np.shape(picture)[1] / np.shape(picture)[0] for picture in shown]  # at a common height
-    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(3 * sum(widths) + 4.5, 3.2),
-                             width_ratios=[*widths, max(1.4, 0.6 * sum(widths))])
+    height, bars_width = 2.4, 4.2  # inches: the photos' height, the bar chart's width
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(height * sum(widths) + bars_width, height + 1.3),
+                             width_ratios=[*widths, bars_width / height], layout="constrained")
     if original is not None:
         axes[0].imshow(original)
         axes[0].set_title(f"original {np.shape(original)[1]}x{np.shape(original)[0]}", fontsize=9)
@@ -47,15 +48,15 @@ def plot_top_predictions(image, predictions, title: str = "", original=None):
     names = [name.replace("_", " ") for _, name, _ in predictions][::-1]
     probabilities = [p for *_, p in predictions][::-1]
     bars = axes[-1].barh(names, probabilities, color="tab:blue")
-    axes[-1].bar_label(bars, labels=[f"{p:.1%}" if p < 0.995 else f"{p:.0%}" for p in probabilities],
+    axes[-1].bar_label(bars, labels=["<0.1%" if p < 0.001 else f"{p:.1%}" if p < 0.995 else f"{p:.0%}"
+                                     for p in probabilities],
                        fontsize=8, padding=2)  # tiny bars stay readable
     axes[-1].set_xlim(0, 1.18)
     axes[-1].set_xticks([0, 0.5, 1])
     axes[-1].set_xlabel("probability")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return fig  # constrained layout: the bar chart's labels widen no gap between the photos
 
 
 def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None = None, title: str = ""):
