@@ -32,30 +32,41 @@ def plot_top_predictions(image, predictions, title: str = "", original=None):
     """The crop the network sees (and the original photo) beside a bar chart of its top-k guesses.
 
     ``predictions``: [(wnid, name, probability), ...] as from ``backbones.decode_predictions``.
+    ``title`` (a file name, say) heads the figure; the crop is labelled as the network's input, with
+    its size. Each photo panel is as wide as its image, so a tall original leaves no empty gap.
     """
-    panels = 3 if original is not None else 2
-    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3), width_ratios=[1] * (panels - 1) + [1.4])
+    shown = ([original] if original is not None else []) + [image]
+    widths = [np.shape(picture)[1] / np.shape(picture)[0] for picture in shown]  # at a common height
+    height, bars_width = 2.4, 4.2  # inches: the photos' height, the bar chart's width
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(height * sum(widths) + bars_width, height + 1.3),
+                             width_ratios=[*widths, bars_width / height], layout="constrained")
     if original is not None:
         axes[0].imshow(original)
-        axes[0].set_title("original", fontsize=9)
-    axes[panels - 2].imshow(image)
-    axes[panels - 2].set_title(title or "what the network sees", fontsize=9)
+        axes[0].set_title(f"original {np.shape(original)[1]}x{np.shape(original)[0]}", fontsize=9)
+    axes[-2].imshow(image)
+    axes[-2].set_title(f"the network's input\n(centre crop, {np.shape(image)[1]}x{np.shape(image)[0]})", fontsize=9)
     for ax in axes[:-1]:
         ax.axis("off")
     names = [name.replace("_", " ") for _, name, _ in predictions][::-1]
     probabilities = [p for *_, p in predictions][::-1]
-    axes[-1].barh(names, probabilities, color="tab:blue")
-    axes[-1].set_xlim(0, 1)
+    bars = axes[-1].barh(names, probabilities, color="tab:blue")
+    axes[-1].bar_label(bars, labels=["<0.1%" if p < 0.001 else f"{p:.1%}" if p < 0.995 else f"{p:.0%}"
+                                     for p in probabilities],
+                       fontsize=8, padding=2)  # tiny bars stay readable
+    axes[-1].set_xlim(0, 1.18)
+    axes[-1].set_xticks([0, 0.5, 1])
     axes[-1].set_xlabel("probability")
-    fig.tight_layout()
-    return fig
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig  # constrained layout: the bar chart's labels widen no gap between the photos
 
 
-def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None = None):
+def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None = None, title: str = ""):
     """Two panels (accuracy, loss), train solid and validation dashed, one colour per run.
 
     ``histories``: {run name: keras History.history dict}. ``fine_tune_epoch`` draws
     the "start fine-tuning" marker, as in TensorFlow's transfer-learning tutorial.
+    ``title`` heads the figure (say what one validation photo is worth, when there are few).
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for (run, history), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
@@ -79,6 +90,8 @@ def plot_training_curves(histories: dict[str, dict], fine_tune_epoch: int | None
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()  # below the panels: never over a curve
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
@@ -103,9 +116,13 @@ def spread_out(points, min_distance: float = 1.0, steps: int = 500) -> np.ndarra
     return positions
 
 
-def thumbnail_map(ax, coordinates, thumbnails, frame_colors, zoom: float = 0.22):
+def thumbnail_map(ax, coordinates, thumbnails, frame_colors, zoom: float = 0.22, frame_styles=None):
     """Draw each thumbnail at its 2-D coordinates; thumbnails that would overlap are moved apart,
-    with a dot at the true position and a line to the thumbnail."""
+    with a dot at the true position and a line to the thumbnail.
+
+    ``frame_styles``: one line style per frame ("-", "--", ":"...), e.g. dashed for photos coloured
+    by a predicted class rather than a known one; solid by default.
+    """
     coordinates = np.asarray(coordinates, dtype=float)
     ax.scatter(*coordinates.T, s=12, c=frame_colors, zorder=3)  # also sets the axis limits
     ax.margins(0.12)
@@ -116,10 +133,38 @@ def thumbnail_map(ax, coordinates, thumbnails, frame_colors, zoom: float = 0.22)
     # in units of one thumbnail (plus a small gap): the thumbnails must be 1 apart
     unit = np.array([(x1 - x0) / width_px, (y1 - y0) / height_px]) * thumbnail_px * 1.15
     spread = spread_out(coordinates / unit) * unit
-    for thumbnail, xy, box_xy, color in zip(thumbnails, coordinates, spread, frame_colors):
+    frame_styles = ["-"] * len(thumbnails) if frame_styles is None else frame_styles
+    for thumbnail, xy, box_xy, color, style in zip(thumbnails, coordinates, spread, frame_colors, frame_styles):
         ax.add_artist(AnnotationBbox(
             OffsetImage(thumbnail, zoom=zoom), xy, xybox=box_xy, pad=0.15,
-            bboxprops=dict(edgecolor=color, linewidth=2), arrowprops=dict(arrowstyle="-", color=color, linewidth=1)))
+            bboxprops=dict(edgecolor=color, linewidth=2, linestyle=style),
+            arrowprops=dict(arrowstyle="-", color=color, linewidth=1)))
     ax.update_datalim(spread)
     ax.autoscale_view()
     return spread
+
+
+def plot_waterfall(names, values, start: float, start_label: str, total_label: str, colors=("tab:blue", "tab:orange"),
+                   ax=None):
+    """A horizontal waterfall: from ``start``, one step per (name, value), down to the total.
+
+    For a linear model's decision: ``start`` is the intercept, each step one feature's contribution
+    (``colors``: negative, positive steps), and the last bar the decision value, ``start + sum(values)``.
+    A vertical line marks 0, the decision boundary. Returns the axes.
+    """
+    values = np.asarray(values, dtype=float)
+    ax = ax if ax is not None else plt.subplots(figsize=(7, 0.3 * len(values) + 1.5))[1]
+    ends = start + np.cumsum(values)
+    lefts = np.concatenate([[start], ends[:-1]])
+    total = start + values.sum()
+    labels = [start_label, *names, total_label]
+    rows = np.arange(len(labels))[::-1]  # first on top
+    ax.barh(rows[0], start, color="gray")
+    ax.barh(rows[1:-1], values, left=lefts, color=[colors[int(v > 0)] for v in values])
+    ax.barh(rows[-1], total, color=colors[int(total > 0)], edgecolor="black")
+    for row, end in zip(rows[1:], ends):  # thin connectors from each step to the next bar
+        ax.plot([end, end], [row - 0.4, row - 0.6], color="gray", linewidth=0.8)
+    ax.set_yticks(rows, labels)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.grid(axis="x", alpha=0.3)
+    return ax

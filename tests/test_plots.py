@@ -80,3 +80,37 @@ def test_thumbnail_map_draws_every_thumbnail_apart():
     assert len(ax.artists) == 5 and len(np.unique(spread.round(6), axis=0)) == 5
     low, high = ax.get_xlim()
     assert low <= spread[:, 0].min() and spread[:, 0].max() <= high
+
+
+def test_top_predictions_label_the_network_input_and_leave_no_gap():
+    predictions = [("n1", "macaw", 0.998), ("n2", "lorikeet", 0.0015), ("n3", "toucan", 0.0005)]
+    fig = plots.plot_top_predictions(np.zeros((8, 8, 3)), predictions, title="parrot.jpg", original=np.zeros((16, 6, 3)))
+    original, crop, bars = fig.axes
+    fig.canvas.draw()  # constrained layout places the axes when drawn
+    assert "network's input" in crop.get_title() and "8x8" in crop.get_title()
+    assert fig._suptitle.get_text() == "parrot.jpg"
+    assert [t.get_text() for t in bars.texts] == ["<0.1%", "0.1%", "100%"]  # each bar says its probability
+    # the panels are as wide as their images: the tall original's panel is narrower than the square crop's
+    assert original.get_position().width < 0.6 * crop.get_position().width
+
+
+def test_training_curves_title():
+    fig = plots.plot_training_curves({"run": {"accuracy": [0.5, 0.75], "loss": [1.0, 0.5]}}, title="4 photos")
+    assert fig._suptitle.get_text() == "4 photos"
+
+
+def test_thumbnail_map_frame_styles():
+    fig, ax = plt.subplots(figsize=(4, 4))
+    plots.thumbnail_map(ax, [[0, 0], [5, 5]], [np.zeros((16, 16, 3))] * 2, ["red", "blue"], frame_styles=["-", "--"])
+    frames = [artist.patch for artist in ax.artists]
+    assert frames[0].get_linestyle() == "-" and frames[1].get_linestyle() == "--"
+
+
+def test_waterfall_steps_from_the_start_to_the_total():
+    ax = plots.plot_waterfall(["a", "b", "the others"], [0.5, -0.25, -1.0], start=0.25,
+                              start_label="intercept", total_label="decision value")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["intercept", "a", "b", "the others", "decision value"]
+    bars = sorted(ax.patches, key=lambda bar: -bar.get_y())  # top to bottom
+    lefts_rights = [tuple(sorted((round(bar.get_x(), 6), round(bar.get_x() + bar.get_width(), 6)))) for bar in bars]
+    assert lefts_rights == [(0, 0.25), (0.25, 0.75), (0.5, 0.75), (-0.5, 0.5), (-0.5, 0)]  # the total: -0.5
+    assert bars[1].get_facecolor() != bars[2].get_facecolor()  # a step up and a step down differ in colour
