@@ -19,4 +19,5 @@ Modules (each readable in a minute):
 - :mod:`helpers.datasets`  -- folder-per-class photo datasets, and those published as one zip (ants vs bees)
 - :mod:`helpers.intervals` -- confidence intervals for an accuracy, and for two models' difference on the same photos
 - :mod:`helpers.environment` -- the names of the environment variables the course reads
+- :mod:`helpers.solutions` -- exercise solutions that run when the learner asks, not on *Run All*
 """

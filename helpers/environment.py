@@ -13,3 +13,4 @@ NO_DOWNLOAD_ENV = "GOING_DEEPER_NO_DOWNLOAD"  # 1: a missing asset is an error, 
 BACKBONE_ENV = "GOING_DEEPER_BACKBONE"  # the backbone the notebooks use (default: Inception V3)
 HANDLE_ENV = "GOING_DEEPER_TFHUB_HANDLE"  # notebook 4's TF Hub module: a handle or a local folder
 HEADLESS_ENV = "GOING_DEEPER_HEADLESS"  # 1: nobody watches (tests, benchmark): no TensorBoard server
+SOLUTIONS_ENV = "GOING_DEEPER_RUN_SOLUTIONS"  # 1: exercise solutions run as their cells run (tests, instructors)

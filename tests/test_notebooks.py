@@ -58,19 +58,13 @@ def test_ends_with_an_exercise_and_a_hidden_solution(notebook):
 
 
 def solution_cells(nb):
-    """The code cells right after the markdown cell with the "### Solution" heading."""
-    (heading,) = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "### Solution" in c.source]
-    cells = []
-    for cell in nb.cells[heading + 1:]:
-        if cell.cell_type != "code":
-            break
-        cells.append(cell)
-    return cells
+    """The exercises' solution cells: the code cells whose first line is Colab's "#@title Solution..." form title."""
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("#@title Solution")]
 
 
 def test_solutions_are_hidden_in_jupyterlab_and_colab(notebook):
     solutions = solution_cells(notebook)
-    assert solutions, "no code cell after the '### Solution' heading"
+    assert solutions, "no solution cell (a code cell starting with '#@title Solution')"
     for cell in solutions:
         assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, "not hidden in JupyterLab"
         # Colab shows a cell with cellView "form" as its #@title only (with the code one click away)
