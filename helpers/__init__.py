@@ -19,4 +19,5 @@ Modules (each readable in a minute):
 - :mod:`helpers.datasets`  -- photo datasets published as one zip (ants vs bees): checked file by file, extracted safely
 - :mod:`helpers.intervals` -- confidence intervals for an accuracy, and for two models' difference on the same photos
 - :mod:`helpers.environment` -- the names of the environment variables the course reads
+- :mod:`helpers.sections`  -- start a notebook at any section: rerun only the cells above it needs
 """
