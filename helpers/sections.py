@@ -7,8 +7,8 @@ A section that uses what earlier sections computed opens with one short cell:
     start_here("03_transfer_svm_cars.ipynb", "Predict the unlabelled photos")
 
 ``start_here`` reads the notebook file, finds the variables the section's code uses that the kernel does
-not have, and runs again, quietly, only the cells above that make them (and the cells those need in
-turn): no figures, no checks, no section it does not need. Photo features come from the feature cache
+not have, and runs again only the cells above that make them (and the cells those need in turn), their
+output hidden and their figures not drawn: no cell it does not need. Photo features come from the feature cache
 (``helpers.features.featurize``), so most sections are back in seconds; a model trained above is trained
 again. When the kernel already has every variable (you ran the cells above), it does nothing.
 
@@ -45,10 +45,6 @@ class Cell:
     binds: set[str] = field(default_factory=set)
     changes: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
-
-    @property
-    def title(self) -> str:
-        return self.source.strip().splitlines()[0] if self.source.strip() else ""
 
 
 def _python(source: str) -> ast.Module:
