@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from clean_notebooks import clean, is_check_cell, read_committed
+from helpers.sections import LABEL as START_HERE
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -64,7 +65,8 @@ def solution_cells(nb):
     for cell in nb.cells[heading + 1:]:
         if cell.cell_type != "code":
             break
-        cells.append(cell)
+        if not cell.source.startswith(START_HERE):  # the section's start-here cell (helpers/sections.py) is no solution
+            cells.append(cell)
     return cells
 
 
