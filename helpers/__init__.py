@@ -20,4 +20,5 @@ Modules (each readable in a minute):
 - :mod:`helpers.intervals` -- confidence intervals for an accuracy, and for two models' difference on the same photos
 - :mod:`helpers.environment` -- the names of the environment variables the course reads
 - :mod:`helpers.solutions` -- exercise solutions that run when the learner asks, not on *Run All*
+- :mod:`helpers.sections`  -- start a notebook at any section: rerun only the cells above it needs
 """
