@@ -5,6 +5,7 @@
 
 Cells with a ``# NBVAL_CHECK_OUTPUT`` comment line keep their plain-text output:
 that is what nbval compares on every test run (the notebook's key results).
+Every cell's slide type is set by the rules of ``tools/slides.py`` (RISE and nbconvert's slides read it).
 """
 
 import argparse
@@ -13,6 +14,9 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from slides import assign as assign_slide_types  # noqa: E402
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 
@@ -35,6 +39,7 @@ def clean(nb) -> None:
         else:
             cell.outputs = []
             cell.execution_count = None
+    assign_slide_types(nb)
     nb.metadata.pop("widgets", None)
     nb.metadata.get("language_info", {}).pop("version", None)
 

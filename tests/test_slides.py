@@ -1,0 +1,157 @@
+"""Slides from the notebooks: every cell's slide type is the rules' (``tools/slides.py``), and the reveal.js
+decks ``jupyter nbconvert --to slides`` builds present offline in headless Chromium.
+
+The browser tests run where Playwright and a Chromium are installed (as ``test_browser_widgets.py``), and
+need reveal.js, RequireJS and MathJax once in ``outputs/presenter/vendor/`` (``tools/slides.py`` fetches
+them with ``npm pack``; skipped without npm and without them). Every request that is not a local file is
+blocked and recorded: a deck that needs the internet fails.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+import slides
+import support
+from clean_notebooks import read_committed
+from sections import heading
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+VENDOR = ROOT / "outputs" / "presenter" / "vendor"
+SCREENSHOTS = ROOT / "outputs" / "presenter" / "screenshots"  # looked at by whoever changes the decks
+TIMEOUT_MS = 60_000
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_every_cell_has_the_slide_type_the_rules_give(path):
+    nb = read_committed(path)
+    wrong = [(cell.get("id"), cell.metadata.get("slideshow", {}).get("slide_type"), kind)
+             for cell, kind in zip(nb.cells, slides.slide_types(nb))
+             if cell.metadata.get("slideshow", {}).get("slide_type") != kind]
+    assert not wrong, (f"{path.name}: (cell id, slide type, the rules') {wrong[:5]}...: run "
+                       "`python tools/slides.py notebooks/*.ipynb` (or tools/clean_notebooks.py)")
+
+
+def test_the_rules():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    check = code("print(1)")
+    check.metadata["tags"] = ["nbval-check-output", "claim:x"]
+    nb = nbformat.v4.new_notebook(cells=[
+        md("# Title"), code("setup_notebook()"), md("## A *(optional, 3 s)*"), md("Why."), code("x = 1"),
+        code("# extra code – a figure\nplt.plot()"), md("Then."), code("# NBVAL_CHECK_OUTPUT\nprint(x)"), check,
+        md("### A.1"), code("y"), md("## Exercise\n\nDo it."), md("### Solution\n\nExpand the cell below."),
+        code("#@title Solution { display-mode: \"form\" }\nanswer()")])
+    assert slides.slide_types(nb) == ["slide", "skip", "slide", "-", "-", "fragment", "subslide", "skip", "skip",
+                                      "subslide", "-", "slide", "skip", "skip"]
+    assert slides.assign(nb) and not slides.assign(nb)
+    assert slides.headings_shown(nb) == ["Title", "A *(optional, 3 s)*", "Exercise"]
+
+
+# --- the decks, in a browser ------------------------------------------------------------------------
+
+def browser_page(playwright, blocked: list[str]):
+    """A headless Chromium page that may load local files only; every other request is recorded in ``blocked``."""
+    browser = playwright.chromium.launch(executable_path=support.chromium(), args=["--no-sandbox"])
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, offline=True)
+
+    def route(request_route):
+        if request_route.request.url.startswith("file://"):
+            request_route.continue_()
+        else:
+            blocked.append(f"{request_route.request.resource_type}: {request_route.request.url}")
+            request_route.abort()
+
+    context.route("**/*", route)
+    return browser, context.new_page()
+
+
+def open_deck(page, deck: Path, failed: list[str]) -> None:
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.goto(deck.as_uri())
+    page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def sync_api():
+    if not support.chromium():
+        pytest.skip(support.NO_CHROMIUM)
+    return pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+
+
+@pytest.fixture(scope="module")
+def vendor():
+    try:
+        return slides.vendor(VENDOR)
+    except (SystemExit, subprocess.CalledProcessError) as error:
+        pytest.skip(f"reveal.js is not in {VENDOR} and cannot be fetched: {error}")
+
+
+def test_every_deck_opens_offline_with_one_slide_per_heading(sync_api, vendor, tmp_path):
+    """Decks of the committed notebooks (no outputs: nothing executed), each opened with the network blocked."""
+    blocked, failed = [], []
+    with sync_api.sync_playwright() as playwright:
+        browser, page = browser_page(playwright, blocked)
+        for path in NOTEBOOKS:
+            deck = slides.build_deck(nbformat.read(path, as_version=4), vendor.parent / f".test-{path.stem}.slides.html")
+            try:
+                open_deck(page, deck, failed)
+                shown = page.eval_on_selector_all(
+                    ".reveal .slides > section", "sections => sections.map(s => "
+                    "(s.querySelector('h1, h2') || {textContent: ''}).textContent.replace('¶', '').trim())")
+                expected = [h.replace("`", "").replace("*", "").strip()
+                            for h in slides.headings_shown(nbformat.read(path, as_version=4))]
+                assert [s.replace("`", "") for s in shown] == expected, path.name
+                assert page.evaluate("Reveal.getTotalSlides()") >= len(expected)
+            finally:
+                deck.unlink()
+        browser.close()
+    scripts = [b for b in blocked if not b.startswith("image:")]  # a badge image in the title is allowed to fail
+    assert not scripts, f"the decks asked the internet for {scripts}"
+    assert not [url for url in failed if url.startswith("file:")], f"local files missing: {failed}"
+
+
+@pytest.mark.notebooks
+def test_a_figure_slide_shows_its_figure(sync_api, vendor):
+    """Notebook 2 executed (MobileNetV2, offline, as nbval runs it), as a deck: a figure fragment shows its image."""
+    from notebook_runner import run_notebook
+
+    nb, _ = run_notebook(ROOT / "notebooks" / "02_imagenet_inception.ipynb")
+    deck = slides.build_deck(nb, vendor.parent / ".test-02-executed.slides.html")
+    blocked, failed = [], []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser, page = browser_page(playwright, blocked)
+            open_deck(page, deck, failed)
+            page.screenshot(path=str(SCREENSHOTS / "02-title.png"))
+            # the first fragment holding a figure: go to its slide, reveal its fragments
+            shown = page.evaluate("""() => {
+                const figure = document.querySelector('.reveal .fragment .jp-OutputArea-output img');
+                const slide = figure.closest('section');
+                const {h, v} = Reveal.getIndices(slide);
+                Reveal.slide(h, v, slide.querySelectorAll('.fragment').length);
+                return new Promise(done => setTimeout(() => {
+                    const box = figure.getBoundingClientRect();
+                    done({width: figure.naturalWidth, visible: getComputedStyle(figure.closest('.fragment')).opacity,
+                          top: box.top, height: box.height});
+                }, 1500));
+            }""")
+            page.screenshot(path=str(SCREENSHOTS / "02-figure.png"))
+            browser.close()
+    finally:
+        deck.unlink()
+    assert shown["width"] > 100 and float(shown["visible"]) == 1 and shown["height"] > 100, shown
+    assert not [b for b in blocked if not b.startswith("image:")], blocked
+    assert not [url for url in failed if url.startswith("file:")], failed
+
+
+def test_no_heading_is_left_without_a_slide():
+    for path in NOTEBOOKS:
+        nb = read_committed(path)
+        for cell, kind in zip(nb.cells, slides.slide_types(nb)):
+            if (head := heading(cell)) and head[0] <= 2:
+                assert kind == "slide", (path.name, cell.get("id"))
