@@ -2,7 +2,7 @@
 decks ``jupyter nbconvert --to slides`` builds present offline in headless Chromium.
 
 The browser tests run where Playwright and a Chromium are installed (as ``test_browser_widgets.py``), and
-need reveal.js, RequireJS and MathJax once in ``outputs/presenter/vendor/`` (``tools/slides.py`` fetches
+need reveal.js, RequireJS, jQuery and MathJax once in ``outputs/presenter/vendor/`` (``tools/slides.py`` fetches
 them with ``npm pack``; skipped without npm and without them). Every request that is not a local file is
 blocked and recorded: a deck that needs the internet fails.
 """
@@ -72,7 +72,9 @@ def browser_page(playwright, blocked: list[str]):
 def open_deck(page, deck: Path, failed: list[str]) -> None:
     page.on("requestfailed", lambda request: failed.append(request.url))
     page.goto(deck.as_uri())
-    page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=TIMEOUT_MS)
+    page.wait_for_selector(".reveal.ready", state="attached", timeout=TIMEOUT_MS)
+    # the deck's reveal.js is a RequireJS module: the same instance, as window.Reveal for the checks
+    page.evaluate("new Promise(done => require(['vendor/reveal.js/dist/reveal.js'], R => { window.Reveal = R; done(R.isReady()); }))")
 
 
 @pytest.fixture(scope="module")

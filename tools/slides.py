@@ -16,8 +16,8 @@ cells is fixed by running this again (``tools/clean_notebooks.py`` runs it too, 
 - a markdown paragraph after code starts a sub-slide: the next step of the story;
 - everything else continues the slide it is on (``-``).
 
-The decks load reveal.js 4.0.2 (the version nbconvert's template is written for), RequireJS and
-MathJax 2 from a local folder, fetched once with ``npm pack`` (Node.js's npm) and checked against pinned
+The decks load reveal.js 4.0.2 (the version nbconvert's template is written for), RequireJS, jQuery
+and MathJax 2 from a local folder, fetched once with ``npm pack`` (Node.js's npm) and checked against pinned
 hashes: a deck never fetches anything from a CDN, so it presents offline.
 """
 
@@ -46,9 +46,11 @@ VENDOR = {
     "reveal.js": ("4.0.2", "2e5e9f8ed0fa239924b448f21d4238c5aa6e852e"),
     "requirejs": ("2.3.6", "e5093d9601c2829251258c0b9445d4d19fa9e7c9"),
     "mathjax": ("2.7.7", "22ff89550a7b1f5f06a037d13da5ff3c33e11ec4"),
+    "jquery": ("3.5.1", "d7b4d08e1bfdb86ad2f1a3d039ea17304717abb5"),  # the template's scrolling of tall slides
 }
 # MathJax 2's CommonHTML output needs only the TeX fonts' woff files; its uncompressed sources are a copy.
-PRUNE = {"mathjax": ("unpacked", "fonts/HTML-CSS/[!T]*", "fonts/HTML-CSS/TeX/[!w]*", "jax/output/[!C]*")}
+PRUNE = {"mathjax": ("unpacked", "fonts/HTML-CSS/[!T]*", "fonts/HTML-CSS/TeX/[!w]*", "jax/output/[!C]*"),
+         "jquery": ("src", "external", "dist/*.slim*")}
 TEMPLATE_DIR = Path(__file__).resolve().parent / "slides_template"
 
 
@@ -146,8 +148,8 @@ def exporter(vendor_url: str):
 
     return SlidesExporter(
         extra_template_basedirs=[str(TEMPLATE_DIR)], template_name="offline",
-        reveal_url_prefix=f"{vendor_url}/reveal.js", reveal_scroll=True,
-        require_js_url=f"{vendor_url}/requirejs/require.js",
+        reveal_url_prefix=f"{vendor_url}/reveal.js", reveal_theme="white", reveal_scroll=True,  # white: local fonts
+        require_js_url=f"{vendor_url}/requirejs/require.js", jquery_url=f"{vendor_url}/jquery/dist/jquery.min.js",
         mathjax_url=f"{vendor_url}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
         font_awesome_url="", embed_images=True)
 
