@@ -136,9 +136,10 @@ def test_a_figure_slide_shows_its_figure(sync_api, vendor):
                 const slide = figure.closest('section');
                 const {h, v} = Reveal.getIndices(slide);
                 Reveal.slide(h, v, slide.querySelectorAll('.fragment').length);
+        figure.scrollIntoView({block: 'center'});  // a tall slide scrolls
                 return new Promise(done => setTimeout(() => {
                     const box = figure.getBoundingClientRect();
-                    done({width: figure.naturalWidth, visible: getComputedStyle(figure.closest('.fragment')).opacity,
+                    done({bottom: window.innerHeight, width: figure.naturalWidth, visible: getComputedStyle(figure.closest('.fragment')).opacity,
                           top: box.top, height: box.height});
                 }, 1500));
             }""")
@@ -147,6 +148,7 @@ def test_a_figure_slide_shows_its_figure(sync_api, vendor):
     finally:
         deck.unlink()
     assert shown["width"] > 100 and float(shown["visible"]) == 1 and shown["height"] > 100, shown
+    assert 0 <= shown["top"] <= shown["bottom"] - 200, f"not 200 pixels of the figure on screen: {shown}"
     assert not [b for b in blocked if not b.startswith("image:")], blocked
     assert not [url for url in failed if url.startswith("file:")], failed
 

@@ -1,7 +1,7 @@
 """Benchmark the course as it is used live: notebook run times, memory, featurization speed.
 
     python tools/benchmark.py [--json benchmark.json] [--backbone inception_v3] [--notebooks 01 03] [--images 256]
-                              [--note "why these figures may be off"] [--executed DIR]
+                              [--note "why these figures may be off"] [--contended] [--executed DIR]
 
 Writes a JSON file and prints it, for both backbones (or those named). Measures, per backbone:
 
@@ -197,6 +197,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="photos per model call (default: what featurize uses)")
     parser.add_argument("--note", help="recorded with the run: anything that makes its figures less than typical "
                         "(a busy machine...)")
+    parser.add_argument("--contended", action="store_true", help="mark the run as measured on a busy machine: "
+                        "recorded, but its times feed no table (tools/claims_table.py)")
     parser.add_argument("--executed", help="also write each executed notebook to DIR/<backbone>/")
     args = parser.parse_args()
 
@@ -208,6 +210,8 @@ def main() -> None:
     results = {"machine": machine(), "date": datetime.now().isoformat(timespec="seconds"), "backbones": {}}
     if args.note:
         results["note"] = args.note
+    if args.contended:
+        results["contended"] = True
     for name in args.backbone or sorted(backbones.BACKBONES):
         results["backbones"][name] = benchmark_backbone(name, args)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")  # partial results survive a crash

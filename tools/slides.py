@@ -12,7 +12,8 @@ cells is fixed by running this again (``tools/clean_notebooks.py`` runs it too, 
 - skipped (not shown): check cells (tag ``nbval-check-output`` or a ``# NBVAL_CHECK_OUTPUT`` line),
   setup plumbing (the code before the first ``##`` heading), and solutions (a ``### Solution``
   heading cell, and hidden solution cells: ``#@title Solution`` or a hidden source);
-- a ``# extra code`` cell (a figure, mostly) is a fragment: revealed after its explanation;
+- a ``# extra code`` cell (a figure, mostly) is a fragment: revealed after its explanation (a deck
+  shows its output only, once executed);
 - a markdown paragraph after code starts a sub-slide: the next step of the story;
 - everything else continues the slide it is on (``-``).
 
@@ -171,6 +172,9 @@ def build_deck(nb, path: Path, vendor_url: str = "vendor") -> Path:
     """Write ``nb`` (a notebook node, executed or not) as a reveal.js deck at ``path``; slide types by the rules."""
     nb = nbformat.from_dict(nb)
     assign(nb)
+    for cell in nb.cells:  # a figure's plotting code is noise on a slide: the deck shows the figure only
+        if cell.cell_type == "code" and cell.source.lstrip().lower().startswith("# extra code") and cell.outputs:
+            cell.metadata.setdefault("transient", {})["remove_source"] = True
     html, _ = exporter(vendor_url).from_notebook_node(nb)
     write_atomic(path, html)
     return path
