@@ -159,3 +159,28 @@ def test_no_heading_is_left_without_a_slide():
         for cell, kind in zip(nb.cells, slides.slide_types(nb)):
             if (head := heading(cell)) and head[0] <= 2:
                 assert kind == "slide", (path.name, cell.get("id"))
+
+
+def test_presenter_copies_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """tools/presenter_copies.py's files for one executed notebook; a failed export leaves the old copy."""
+    import presenter_copies
+
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    figure = nbformat.v4.new_code_cell("# extra code – a figure\nplot()", execution_count=1, outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_markdown_cell("## A"),
+                                         nbformat.v4.new_markdown_cell("Why."), figure])
+    written = presenter_copies.write_copies(nb, "t", tmp_path)
+    assert [p.name for p in written] == ["t.ipynb", "t.html", "t.slides.html"]
+    assert png in written[1].read_text() and png in written[2].read_text()
+    assert "vendor/reveal.js/dist/reveal.js" in written[2].read_text() and "unpkg.com" not in written[2].read_text()
+    before = written[1].read_text()
+
+    def broken(nb):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(presenter_copies, "html_page", broken)
+    with pytest.raises(RuntimeError):
+        presenter_copies.write_copies(nb, "t", tmp_path)
+    assert written[1].read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "t.html", "t.ipynb", "t.slides.html"]

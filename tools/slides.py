@@ -159,7 +159,10 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     """Write to a temporary file beside ``path``, then replace it: a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.fchmod(fd, 0o666 & ~umask)  # as an ordinary file, not mkstemp's owner-only
         with os.fdopen(fd, "wb") as file:
             file.write(data.encode() if isinstance(data, str) else data)
         os.replace(temporary, path)
