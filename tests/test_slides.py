@@ -10,6 +10,7 @@ blocked and recorded: a deck that needs the internet fails.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -98,7 +99,14 @@ def test_every_deck_opens_offline_with_one_slide_per_heading(sync_api, vendor, t
     with sync_api.sync_playwright() as playwright:
         browser, page = browser_page(playwright, blocked)
         for path in NOTEBOOKS:
-            deck = slides.build_deck(nbformat.read(path, as_version=4), vendor.parent / f".test-{path.stem}.slides.html")
+            deck = vendor.parent / f".test-{path.stem}.slides.html"
+            if path == NOTEBOOKS[0]:  # nbconvert's own command, as INSTRUCTORS.md gives it
+                subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides", "--config",
+                                str(slides.NBCONVERT_CONFIG), str(path), "--output-dir", str(vendor.parent),
+                                "--output", deck.name.removesuffix(".slides.html")],
+                               cwd=ROOT, check=True, capture_output=True)
+            else:
+                slides.build_deck(nbformat.read(path, as_version=4), deck)
             try:
                 open_deck(page, deck, failed)
                 shown = page.eval_on_selector_all(

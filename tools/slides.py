@@ -3,6 +3,8 @@
     python tools/slides.py notebooks/*.ipynb            # set every cell's slide type by the rules below
     python tools/slides.py --check notebooks/*.ipynb    # exit 1 if a cell's slide type is not the rules'
     python tools/slides.py --deck DIR NOTEBOOK...       # DIR/<name>.slides.html, reveal.js from DIR/vendor/
+    jupyter nbconvert --to slides --config tools/slides_template/nbconvert_config.json NOTEBOOK --output-dir DIR
+                                                        # the same with nbconvert's command (DIR/vendor/ needed)
 
 The slide type of every cell (``metadata.slideshow.slide_type``, what RISE in JupyterLab and
 ``jupyter nbconvert --to slides`` read) is given by a rule, never set by hand, so a merge that adds
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -53,6 +56,7 @@ VENDOR = {
 PRUNE = {"mathjax": ("unpacked", "fonts/HTML-CSS/[!T]*", "fonts/HTML-CSS/TeX/[!w]*", "jax/output/[!C]*"),
          "jquery": ("src", "external", "dist/*.slim*")}
 TEMPLATE_DIR = Path(__file__).resolve().parent / "slides_template"
+NBCONVERT_CONFIG = TEMPLATE_DIR / "nbconvert_config.json"  # jupyter nbconvert --to slides --config <it>
 
 
 # --- the rules --------------------------------------------------------------------------------------
@@ -143,16 +147,18 @@ def vendor(folder: Path) -> Path:
     return folder
 
 
-def exporter(vendor_url: str):
-    """nbconvert's slides exporter with every script taken from ``vendor_url`` (relative to the deck)."""
+def exporter(vendor_url: str = "vendor"):
+    """nbconvert's slides exporter as ``NBCONVERT_CONFIG`` sets it, with every script taken from
+    ``vendor_url`` (relative to the deck) instead of a CDN. From the repository's root, the command line
+    does the same: ``jupyter nbconvert --to slides --config tools/slides_template/nbconvert_config.json``."""
     from nbconvert import SlidesExporter
+    from traitlets.config import Config
 
-    return SlidesExporter(
-        extra_template_basedirs=[str(TEMPLATE_DIR)], template_name="offline",
-        reveal_url_prefix=f"{vendor_url}/reveal.js", reveal_theme="white", reveal_scroll=True,  # white: local fonts
-        require_js_url=f"{vendor_url}/requirejs/require.js", jquery_url=f"{vendor_url}/jquery/dist/jquery.min.js",
-        mathjax_url=f"{vendor_url}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
-        font_awesome_url="", embed_images=True)
+    settings = json.loads(NBCONVERT_CONFIG.read_text())["SlidesExporter"]
+    settings = {key: value.replace("vendor/", f"{vendor_url}/", 1) if isinstance(value, str) else value
+                for key, value in settings.items()}
+    settings["extra_template_basedirs"] = [str(TEMPLATE_DIR)]
+    return SlidesExporter(config=Config({"SlidesExporter": settings}), embed_images=True)
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
