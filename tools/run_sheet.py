@@ -185,12 +185,15 @@ def render_plan(plan: Plan, times: dict) -> str:
     lines = [f"### {plan.name}: at most {plan.minutes} minutes", "",
              "Total, breaks included (" + f"{plan.breaks} min): "
              + "; ".join(f"**{minutes(totals[name])} min** on {BACKBONES[name]}" for name in BACKBONES)
+             + (" (fits)" if max(totals.values()) <= plan.minutes else f" (**over {plan.minutes} min**: skip more)")
              + ". Shows " + ("every section, optional ones included" if plan.optional_sections
                              else "no optional section") + ", " + ("every" if plan.extra_code else "no")
              + " `# extra code` cell, " + ("the exercises (not their solutions)" if plan.exercises
                                            else "no exercise (homework)")
              + (f"; leaves out notebook{'s' if len(left_out) > 1 else ''} "
-                + ", ".join(str(int(k)) for k in left_out) + " (optional)" if left_out else "") + ".", "",
+                + ", ".join(str(int(k)) for k in left_out) + " (optional)" if left_out else "") + "."
+             + (f" **{untimed} code cells are not timed** on a backbone (no recorded run has them): the totals leave "
+                "them out." if (untimed := sum(len(row.untimed) for row in rows)) else ""), "",
              f"| notebook / section | talk (min) | kernel, {' / '.join(BACKBONES.values())} | start before talking "
              "| skip |", "|---|---|---|---|---|"]
     for key in plan.notebooks:
