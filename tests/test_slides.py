@@ -44,10 +44,10 @@ def test_the_rules():
     nb = nbformat.v4.new_notebook(cells=[
         md("# Title"), code("setup_notebook()"), md("## A *(optional, 3 s)*"), md("Why."), code("x = 1"),
         code("# extra code – a figure\nplt.plot()"), md("Then."), code("# NBVAL_CHECK_OUTPUT\nprint(x)"), check,
-        md("### A.1"), code("y"), md("## Exercise\n\nDo it."), md("### Solution\n\nExpand the cell below."),
+        md("### A.1"), code("y"), md("Look.\n\n### A.2\n\nMore."), md("## Exercise\n\nDo it."), md("### Solution\n\nExpand the cell below."),
         code("#@title Solution { display-mode: \"form\" }\nanswer()")])
     assert slides.slide_types(nb) == ["slide", "skip", "slide", "-", "-", "fragment", "subslide", "skip", "skip",
-                                      "subslide", "-", "slide", "skip", "skip"]
+                                      "subslide", "-", "subslide", "slide", "skip", "skip"]
     assert slides.assign(nb) and not slides.assign(nb)
     assert slides.headings_shown(nb) == ["Title", "A *(optional, 3 s)*", "Exercise"]
 

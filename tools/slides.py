@@ -16,7 +16,8 @@ cells is fixed by running this again (``tools/clean_notebooks.py`` runs it too, 
   heading cell, and hidden solution cells: ``#@title Solution`` or a hidden source);
 - a ``# extra code`` cell (a figure, mostly) is a fragment: revealed after its explanation (a deck
   shows its output only, once executed);
-- a markdown paragraph after code starts a sub-slide: the next step of the story;
+- a markdown paragraph after code starts a sub-slide: the next step of the story; so does a markdown
+  cell with a ``###`` heading below its first line;
 - everything else continues the slide it is on (``-``).
 
 The decks load reveal.js 4.0.2 (the version nbconvert's template is written for), RequireJS, jQuery
@@ -92,7 +93,9 @@ def slide_types(nb) -> list[str]:
             else:
                 kind = "-"
         elif cell.cell_type == "markdown":
-            kind = "subslide" if previous == "code" else "-"
+            # a paragraph after code is the next step; so is a cell with a `###` heading below its first line
+            inner = any(re.match(r"###+ ", line) for line in cell.source.splitlines())
+            kind = "subslide" if previous == "code" or inner else "-"
         else:
             kind = "skip"  # raw cells
         types.append(kind)
