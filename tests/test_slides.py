@@ -129,7 +129,9 @@ def test_a_figure_slide_shows_its_figure(sync_api, vendor):
     """Notebook 2 executed (MobileNetV2, offline, as nbval runs it), as a deck: a figure fragment shows its image."""
     from notebook_runner import run_notebook
 
-    nb, _ = run_notebook(ROOT / "notebooks" / "02_imagenet_inception.ipynb")
+    # conftest.py sets MPLBACKEND=Agg for the tests (no figures in their kernels): this one wants Jupyter's own
+    nb, _ = run_notebook(ROOT / "notebooks" / "02_imagenet_inception.ipynb",
+                         env={"MPLBACKEND": "module://matplotlib_inline.backend_inline"})
     deck = slides.build_deck(nb, vendor.parent / ".test-02-executed.slides.html")
     blocked, failed = [], []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
