@@ -12,7 +12,6 @@ import nbformat
 import pytest
 
 from clean_notebooks import clean, is_check_cell, read_committed
-from helpers.sections import LABEL as START_HERE
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 

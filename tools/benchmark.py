@@ -1,11 +1,14 @@
 """Benchmark the course as it is used live: notebook run times, memory, featurization speed.
 
     python tools/benchmark.py [--json benchmark.json] [--backbone inception_v3] [--notebooks 01 03] [--images 256]
+                              [--note "why these figures may be off"] [--contended] [--executed DIR]
 
 Writes a JSON file and prints it, for both backbones (or those named). Measures, per backbone:
 
 - each notebook: kernel wall time and peak RSS of the kernel process, top to bottom
-  in a fresh kernel, plus the key results the notebook computed (accuracies) -- only
+  in a fresh kernel, each section's kernel time (``sections``: one per ``##`` heading, the sum of its
+  code cells' execution times, and each cell's own, by cell id: the run-sheet, ``tools/run_sheet.py``,
+  is generated from them), plus the key results the notebook computed (accuracies) -- only
   where the weights are real: offline without Inception V3 weights (as in CI), Inception V3
   runs on structural random weights (``tools/structural_assets.py``), which cost the same
   time and memory but make accuracies meaningless, so none are reported for it;
@@ -28,12 +31,14 @@ from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
+import nbformat
 import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]  # helpers, and this folder's modules, however this one is run
 from notebook_runner import run_notebook, set_headless_defaults  # noqa: E402  (TensorFlow is not started yet)
+from sections import sections  # noqa: E402
 
 # Nobody watches a benchmark: the notebooks start no TensorBoard server, nor does this process (featurization).
 set_headless_defaults()
@@ -59,6 +64,23 @@ RESULTS = {
 }
 # Notebook 1 (MNIST) does not use the backbone: its results are real on any weights.
 BACKBONE_FREE = ("01",)
+
+
+def cell_seconds(cell) -> float:
+    """A code cell's execution time, as nbclient recorded it (from its start to the kernel's reply)."""
+    timing = cell.metadata["execution"]
+    start, end = (datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+                  for key in ("iopub.execute_input", "shell.execute_reply"))
+    return (end - start).total_seconds()
+
+
+def section_times(nb) -> list[dict]:
+    """Each section of an executed notebook: its title, its kernel time, and each code cell's, by cell id."""
+    found = []
+    for section in sections(nb):
+        cells = {cell.id: round(cell_seconds(cell), 2) for cell in section.cells if cell.cell_type == "code"}
+        found.append({"title": section.title, "kernel_seconds": round(sum(cells.values()), 1), "cells": cells})
+    return found
 
 
 def featurization_throughput(n_images: int, batch_size: int | None = None) -> dict:
@@ -149,7 +171,12 @@ def benchmark_backbone(name: str, args) -> dict:
             continue
         print(f"running {path.name} on {name} ...", flush=True)
         real = weights == "pretrained" or path.name.startswith(BACKBONE_FREE)
-        _, report = run_notebook(path, env=env, results=RESULTS.get(path.name[:2], "{}") if real else "{}")
+        nb, report = run_notebook(path, env=env, results=RESULTS.get(path.name[:2], "{}") if real else "{}")
+        report["sections"] = section_times(nb)
+        if args.executed:  # the executed copy, as a learner would see it (for slides and looking at figures)
+            folder = Path(args.executed) / name
+            folder.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, folder / path.name)
         results["notebooks"][path.name] = report
     course = {name: r for name, r in results["notebooks"].items() if name[:2] in COURSE_NOTEBOOKS}
     if len(course) == len(COURSE_NOTEBOOKS):  # the course proper (notebooks 1-4; 5 is optional): all of it or no total
@@ -167,6 +194,11 @@ def main() -> None:
     parser.add_argument("--notebooks", nargs="*", help="notebook number prefixes (default: all)")
     parser.add_argument("--images", type=int, default=256, help="photos for the throughput test")
     parser.add_argument("--batch-size", type=int, help="photos per model call (default: what featurize uses)")
+    parser.add_argument("--note", help="recorded with the run: anything that makes its figures less than typical "
+                        "(a busy machine...)")
+    parser.add_argument("--contended", action="store_true", help="mark the run as measured on a busy machine: "
+                        "recorded, but its times feed no table (tools/claims_table.py)")
+    parser.add_argument("--executed", help="also write each executed notebook to DIR/<backbone>/")
     args = parser.parse_args()
 
     from helpers.setup import import_tensorflow_quietly
@@ -175,6 +207,10 @@ def main() -> None:
     from helpers import backbones
 
     results = {"machine": machine(), "date": datetime.now().isoformat(timespec="seconds"), "backbones": {}}
+    if args.note:
+        results["note"] = args.note
+    if args.contended:
+        results["contended"] = True
     for name in args.backbone or sorted(backbones.BACKBONES):
         results["backbones"][name] = benchmark_backbone(name, args)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")  # partial results survive a crash

@@ -4,6 +4,8 @@
     python tools/claims_table.py benchmark.json                # records it in docs/, regenerates the tables
     python tools/claims_table.py                               # only regenerates the tables from docs/
 
+It also regenerates INSTRUCTORS.md's run-sheet and the notebooks' run-time lines (``tools/run_sheet.py``).
+
 Three generated blocks, each between ``<!-- name -->`` and ``<!-- /name -->`` markers:
 
 - the README's claims table (``claims-table``), from ``docs/claims.json``: the key results of a
@@ -15,7 +17,9 @@ Three generated blocks, each between ``<!-- name -->`` and ``<!-- /name -->`` ma
 
 The last two come from the runs recorded in ``docs/benchmark-*.json``, each the JSON that
 ``tools/benchmark.py`` writes (a run of some notebooks only holds those): for each backbone and
-notebook, the newest run that measured it. A JSON file is the one place a figure lives;
+notebook, the newest run that measured it, leaving out runs marked ``"contended": true`` (a busy machine:
+``tools/benchmark.py --contended``; such a run is listed, and its section times may feed the run-sheet,
+``tools/run_sheet.py``, until a quiet run replaces them). A JSON file is the one place a figure lives;
 ``tests/test_claims_table.py`` fails when a generated block is not what the recorded runs give,
 and when prose elsewhere states a figure they do not.
 """
@@ -118,6 +122,8 @@ def current(runs: list[tuple[str, dict]]) -> dict:
     """For each backbone: each notebook's report and each whole-run figure, from the newest run that has it."""
     figures = {name: {"notebooks": {}} for name in BACKBONES}
     for file, run in runs:  # oldest first: a newer run overwrites
+        if run.get("contended"):
+            continue  # its times are inflated: never a table's figure
         for name, backbone in run["backbones"].items():
             for notebook, report in backbone.get("notebooks", {}).items():
                 figures[name]["notebooks"][notebook[:2]] = {**report, "run": file, "weights": backbone["weights"]}
@@ -234,7 +240,8 @@ def runs_table(runs: list[tuple[str, dict]]) -> str:
         what = ", ".join(f"{BACKBONES[name]}" for name in BACKBONES if name in backbones)
         numbers = ", ".join(str(int(n)) for n in notebooks)
         what += (f": notebook{'s' if len(notebooks) > 1 else ''} {numbers}" if notebooks else ": the course's total")
-        rows.append(f"| [{run['date'][:10]}]({file}) | {run['machine']} | {what} | {course} |")
+        contended = " (contended: its times are in no table)" if run.get("contended") else ""
+        rows.append(f"| [{run['date'][:10]}]({file}){contended} | {run['machine']} | {what} | {course} |")
     return "\n".join(rows)
 
 
@@ -258,7 +265,7 @@ def record(benchmark_json: str) -> None:
     (ROOT / "docs" / f"benchmark-{run['date'][:10]}{suffix}.json").write_text(json.dumps(run, indent=2) + "\n")
     backbone = run["backbones"].get(BACKBONE, {})
     results = {name[:2]: report for name, report in backbone.get("notebooks", {}).items()}
-    if backbone.get("weights") == "pretrained" and {"01", "03", "05"} <= set(results):
+    if backbone.get("weights") == "pretrained" and {"01", "03", "05"} <= set(results) and not run.get("contended"):
         claims = {"date": run["date"][:10], "machine": run["machine"], "backbone_title": "MobileNetV2",
                   "results": {nb: results[nb] for nb in ("01", "03", "05")}}
         CLAIMS_JSON.write_text(json.dumps(claims, indent=2) + "\n")
@@ -270,7 +277,11 @@ def main(benchmark_json: str | None) -> None:
     readme, benchmarks = generated(README.read_text(), BENCHMARKS_MD.read_text())
     README.write_text(readme)
     BENCHMARKS_MD.write_text(benchmarks)
-    print(f"regenerated the figures in {README.name} and docs/{BENCHMARKS_MD.name}")
+    import run_sheet  # INSTRUCTORS.md's run-sheet and the notebooks' run times come from the same runs
+
+    run_sheet.regenerate()
+    print(f"regenerated the figures in {README.name}, docs/{BENCHMARKS_MD.name}, INSTRUCTORS.md and the notebooks' "
+          "run-time lines")
 
 
 if __name__ == "__main__":

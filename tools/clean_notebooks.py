@@ -8,6 +8,7 @@ notebook's key results). A check cell carries the cell tag ``nbval-check-output`
 marker, in the metadata, so the learner's code shows no test scaffolding) and one ``claim:<id>`` tag
 per claim it checks (``tests/test_claims.py``). nbval's older marker, a ``# NBVAL_CHECK_OUTPUT``
 comment line, is still recognised.
+Every cell's slide type is set by the rules of ``tools/slides.py`` (RISE and nbconvert's slides read it).
 """
 
 import argparse
@@ -16,6 +17,9 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from slides import assign as assign_slide_types  # noqa: E402
 
 CHECK_TAG = "nbval-check-output"  # nbval's cell tag: compare this cell's stored output
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"  # nbval's older marker, a comment line of its own
@@ -49,6 +53,7 @@ def clean(nb) -> None:
         else:
             cell.outputs = []
             cell.execution_count = None
+    assign_slide_types(nb)
     nb.metadata.pop("widgets", None)
     nb.metadata.get("language_info", {}).pop("version", None)
 
