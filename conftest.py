@@ -52,6 +52,9 @@ def notebook_costs() -> list[str]:
 # CI's leg (.ci/run sets it: readme, colab or floors). Unset, every test runs; set, a test marked
 # ``ci_leg(name)`` runs in that leg only.
 CI_LEG_ENV = "GOING_DEEPER_CI_LEG"
+# The leg that runs tests/test_rerun.py: its first pass over each notebook is a Run All that compares every
+# check cell with the committed output, as nbval does, so nbval's own run of the notebooks is left out there.
+RERUN_LEG = "floors"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,7 +80,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.notebooks)
     leg = os.environ.get(CI_LEG_ENV)
     if leg:
-        other = [item for item in items if leg_of(item) not in (None, leg)]
+        other = [item for item in items if leg_of(item) not in (None, leg)
+                 or (leg == RERUN_LEG and str(item.path).endswith(".ipynb"))]
         if other:
             config.hook.pytest_deselected(items=other)
             items[:] = [item for item in items if leg_of(item) in (None, leg)]

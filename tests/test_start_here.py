@@ -70,6 +70,7 @@ def test_each_section_that_needs_more_than_the_setup_opens_with_a_start_here_cel
 
 
 @pytest.mark.notebooks
+@pytest.mark.ci_leg("readme")
 @pytest.mark.parametrize("path, heading", SECTIONS, ids=[f"{p.name[:2]}-{h[3:40]}" for p, h in SECTIONS])
 def test_section_starts_in_a_fresh_kernel(path, heading):
     """Setup cells, then the section (its start-here cell first), in a fresh kernel: no cell may fail."""
