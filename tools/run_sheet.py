@@ -36,6 +36,8 @@ import claims_table  # noqa: E402
 from sections import EXTRA_CODE, Section, sections  # noqa: E402
 from slides import is_hidden_solution  # noqa: E402
 
+from helpers.sections import LABEL as START_HERE  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUCTORS = ROOT / "INSTRUCTORS.md"
 NOTEBOOKS = ROOT / "notebooks"
@@ -70,7 +72,13 @@ def words(markdown: str) -> int:
 
 
 def is_exercise(section: Section) -> bool:
-    return section.title.lower().startswith("exercise")
+    """Exercises and the end-of-notebook questionnaire: homework, unless the plan has time for them."""
+    return section.title.lower().startswith(("exercise", "check your understanding"))
+
+
+def is_start_here(cell) -> bool:
+    """A section's start-here cell: a no-op after the cells above ran, so a presenter skips it."""
+    return cell.cell_type == "code" and cell.source.startswith(START_HERE)
 
 
 def notebook_paths() -> dict[str, Path]:
@@ -96,6 +104,7 @@ def runs_cells(section: Section, plan: Plan) -> list:
     if not plan_shows(section, plan):
         return []
     return [cell for cell in section.cells if cell.cell_type == "code" and not is_hidden_solution(cell)
+            and not is_start_here(cell)
             and (plan.extra_code or not cell.source.lstrip().lower().startswith(EXTRA_CODE))]
 
 
