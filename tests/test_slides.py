@@ -71,11 +71,16 @@ def browser_page(playwright, blocked: list[str]):
 
 
 def open_deck(page, deck: Path, failed: list[str]) -> None:
-    page.on("requestfailed", lambda request: failed.append(request.url))
+    if not getattr(page, "_records_failures", False):  # one listener per page, whatever the number of decks
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page._records_failures = True
     page.goto(deck.as_uri())
     page.wait_for_selector(".reveal.ready", state="attached", timeout=TIMEOUT_MS)
     # the deck's reveal.js is a RequireJS module: the same instance, as window.Reveal for the checks
     page.evaluate("new Promise(done => require(['vendor/reveal.js/dist/reveal.js'], R => { window.Reveal = R; done(R.isReady()); }))")
+    # MathJax typesets (and loads its fonts) after the deck is ready: wait, or the next deck's page load
+    # cancels the font requests, which would read as missing files
+    page.evaluate("new Promise(done => window.MathJax && MathJax.Hub ? MathJax.Hub.Queue(() => done(true)) : done(false))")
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 from notebook_runner import run_notebook  # noqa: E402
-from slides import build_deck, vendor, write_atomic  # noqa: E402
+from slides import NOTEBOOK_FOLDER, build_deck, vendor, write_atomic  # noqa: E402
 
 COURSE = ("01", "02", "03", "04")
 
@@ -36,7 +36,7 @@ COURSE = ("01", "02", "03", "04")
 def html_page(nb) -> str:
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(embed_images=True).from_notebook_node(nb)[0]
+    return HTMLExporter(embed_images=True).from_notebook_node(nb, resources={"metadata": {"path": str(NOTEBOOK_FOLDER)}})[0]
 
 
 def write_copies(nb, stem: str, out: Path) -> list[Path]:

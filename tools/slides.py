@@ -57,6 +57,7 @@ VENDOR = {
 PRUNE = {"mathjax": ("unpacked", "fonts/HTML-CSS/[!T]*", "fonts/HTML-CSS/TeX/[!w]*", "jax/output/[!C]*"),
          "jquery": ("src", "external", "dist/*.slim*")}
 TEMPLATE_DIR = Path(__file__).resolve().parent / "slides_template"
+NOTEBOOK_FOLDER = Path(__file__).resolve().parents[1] / "notebooks"  # where the markdown's image links start
 NBCONVERT_CONFIG = TEMPLATE_DIR / "nbconvert_config.json"  # jupyter nbconvert --to slides --config <it>
 
 
@@ -183,14 +184,16 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise
 
 
-def build_deck(nb, path: Path, vendor_url: str = "vendor") -> Path:
-    """Write ``nb`` (a notebook node, executed or not) as a reveal.js deck at ``path``; slide types by the rules."""
+def build_deck(nb, path: Path, vendor_url: str = "vendor", folder: Path = NOTEBOOK_FOLDER) -> Path:
+    """Write ``nb`` (a notebook node, executed or not) as a reveal.js deck at ``path``; slide types by the rules.
+
+    Images the markdown links (``01_..._img/x.png``, relative to ``folder``) are embedded: the deck stands alone."""
     nb = nbformat.from_dict(nb)
     assign(nb)
     for cell in nb.cells:  # a figure's plotting code is noise on a slide: the deck shows the figure only
         if cell.cell_type == "code" and cell.source.lstrip().lower().startswith("# extra code") and cell.outputs:
             cell.metadata.setdefault("transient", {})["remove_source"] = True
-    html, _ = exporter(vendor_url).from_notebook_node(nb)
+    html, _ = exporter(vendor_url).from_notebook_node(nb, resources={"metadata": {"path": str(folder)}})
     write_atomic(path, html)
     return path
 
