@@ -34,7 +34,7 @@ def test_every_cell_has_the_slide_type_the_rules_give(path):
              for cell, kind in zip(nb.cells, slides.slide_types(nb))
              if cell.metadata.get("slideshow", {}).get("slide_type") != kind]
     assert not wrong, (f"{path.name}: (cell id, slide type, the rules') {wrong[:5]}...: run "
-                       "`python tools/slides.py notebooks/*.ipynb` (or tools/clean_notebooks.py)")
+                       "`python tools/clean_notebooks.py notebooks/*.ipynb`")
 
 
 def test_the_rules():

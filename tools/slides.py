@@ -1,14 +1,12 @@
 """Slides from the notebooks themselves: slide metadata by rule, and reveal.js decks that work offline.
 
-    python tools/slides.py notebooks/*.ipynb            # set every cell's slide type by the rules below
-    python tools/slides.py --check notebooks/*.ipynb    # exit 1 if a cell's slide type is not the rules'
     python tools/slides.py --deck DIR NOTEBOOK...       # DIR/<name>.slides.html, reveal.js from DIR/vendor/
     jupyter nbconvert --to slides --config tools/slides_template/nbconvert_config.json NOTEBOOK --output-dir DIR
                                                         # the same with nbconvert's command (DIR/vendor/ needed)
 
 The slide type of every cell (``metadata.slideshow.slide_type``, what RISE in JupyterLab and
 ``jupyter nbconvert --to slides`` read) is given by a rule, never set by hand, so a merge that adds
-cells is fixed by running this again (``tools/clean_notebooks.py`` runs it too, so pre-commit does):
+cells is fixed by cleaning the notebooks (``python tools/clean_notebooks.py notebooks/*.ipynb``, which pre-commit runs):
 
 - a ``#`` or ``##`` heading starts a slide, a ``###`` heading a sub-slide (below it, in reveal.js);
 - skipped (not shown): check cells (tag ``nbval-check-output`` or a ``# NBVAL_CHECK_OUTPUT`` line),
@@ -200,25 +198,13 @@ def build_deck(nb, path: Path, vendor_url: str = "vendor", folder: Path = NOTEBO
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="report, do not write")
-    parser.add_argument("--deck", metavar="DIR", help="build DIR/<name>.slides.html decks (reveal.js in DIR/vendor)")
+    parser.add_argument("--deck", metavar="DIR", required=True,
+                        help="build DIR/<name>.slides.html decks (reveal.js in DIR/vendor)")
     parser.add_argument("notebooks", nargs="+")
     args = parser.parse_args()
-    if args.deck:
-        vendor(Path(args.deck) / "vendor")
-        for path in map(Path, args.notebooks):
-            print(build_deck(nbformat.read(path, as_version=4), Path(args.deck) / f"{path.stem}.slides.html"))
-        return 0
-    wrong = []
-    for path in args.notebooks:
-        nb = nbformat.read(path, as_version=4)
-        if assign(nb):
-            wrong.append(path)
-            if not args.check:
-                nbformat.write(nb, path)
-    if args.check and wrong:
-        print("Slide types not as the rules give (run tools/slides.py):", *wrong, sep="\n  ")
-        return 1
+    vendor(Path(args.deck) / "vendor")
+    for path in map(Path, args.notebooks):
+        print(build_deck(nbformat.read(path, as_version=4), Path(args.deck) / f"{path.stem}.slides.html"))
     return 0
 
 
