@@ -6,8 +6,8 @@ resolves its module with ``helpers.hub.resolve_module()``, which reads
 internet). When the tests run from an offline asset folder (``GOING_DEEPER_ASSETS`` set) and no
 handle is given, a TF-Hub-format SavedModel is built from the backbone's offline weights
 (``tools/tfhub_fixture.py``) in a temporary folder, and ``GOING_DEEPER_TFHUB_HANDLE`` points at
-it; notebook kernels inherit the environment. It is built only when notebooks are collected
-(about 10 s, once per run), so unit-test runs pay nothing.
+it; notebook kernels inherit the environment. It is built only when notebook runs are collected
+(nbval's, or a test marked ``notebooks``; about 10 s, once per run), so unit-test runs pay nothing.
 
 (This lives here rather than in a ``tests.something`` plugin module: IPython 7, Colab's, puts
 its own ``tests`` package on ``sys.path``, which would shadow the project's ``tests/`` folder.)
@@ -101,7 +101,7 @@ def _needs_offline_module() -> bool:
 def pytest_collection_finish(session: pytest.Session) -> None:
     if not _needs_offline_module():
         return
-    if not any(str(item.path).endswith(".ipynb") for item in session.items):
+    if not any(item.get_closest_marker("notebooks") for item in session.items):  # nbval's, or a test's own runs
         return
     folder = Path(tempfile.mkdtemp(prefix="going-deeper-tfhub-"))
     _temporary_dirs.append(folder)
