@@ -57,13 +57,19 @@ class Plan:
     extra_code: bool
     exercises: bool
     breaks: int  # minutes of breaks
+    from_copies: tuple[str, ...] = ()  # "NN: section title" shown from the presenter copy, not run live
+
+
+def in_copies(section: Section, plan: Plan, notebook: str) -> bool:
+    return f"{notebook}: {section.title}" in plan.from_copies
 
 
 PLANS = (
+    # notebook 4 exports too, so the 2-hour plan shows notebook 3's export from the presenter copy
     Plan("2-hour session", 120, ("01", "02", "03", "04"), optional_sections=False, extra_code=False,
-         exercises=False, breaks=5),
+         exercises=False, breaks=5, from_copies=("03: Put it in production",)),
     Plan("3-hour session", 180, ("01", "02", "03", "04", "05"), optional_sections=True, extra_code=True,
-         exercises=True, breaks=15),
+         exercises=False, breaks=15),
 )
 
 
@@ -153,6 +159,10 @@ def plan_rows(plan: Plan, times: dict) -> list[Row]:
             continue
         timed = {name: times[name].get(key, {}) for name in BACKBONES}  # {} when no recorded run timed it
         for section in sections(nbformat.read(path, as_version=4)):
+            if in_copies(section, plan, key):
+                rows.append(Row(key, section, 0.0, {name: 0 for name in BACKBONES}, [],
+                                "the whole section (show the presenter copy)", []))
+                continue
             cells = runs_cells(section, plan)
             kernel = {name: sum(timed[name].get(cell.id, 0) for cell in cells) for name in BACKBONES}
             untimed = [cell.id for cell in cells if any(cell.id not in timed[name] for name in BACKBONES)]
@@ -199,6 +209,8 @@ def render_plan(plan: Plan, times: dict) -> str:
                              else "no optional section") + ", " + ("every" if plan.extra_code else "no")
              + " `# extra code` cell, " + ("the exercises (not their solutions)" if plan.exercises
                                            else "no exercise (homework)")
+             + "".join(f"; shows {title.split(': ', 1)[1]} (notebook {int(title[:2])}) from the presenter copy"
+                       for title in plan.from_copies)
              + (f"; leaves out notebook{'s' if len(left_out) > 1 else ''} "
                 + ", ".join(str(int(k)) for k in left_out) + " (optional)" if left_out else "") + "."
              + (f" **{untimed} code cells are not timed** on a backbone (no recorded run has them): the totals leave "
