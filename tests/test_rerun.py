@@ -26,7 +26,7 @@ from helpers import solutions
 from helpers.environment import SOLUTIONS_ENV
 from clean_notebooks import is_check_cell as is_check
 from clean_notebooks import read_committed
-from notebook_runner import run_notebook
+from notebook_runner import printed, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -73,10 +73,6 @@ print("SECOND PASS")
 
 def is_solution(cell) -> bool:
     return cell.cell_type == "code" and "@solution" in cell.source
-
-
-def printed(cell) -> str:
-    return "".join(output.get("text", "") for output in cell.outputs if output.get("name") == "stdout")
 
 
 def twice(cells):
