@@ -52,10 +52,14 @@ def notebook_costs() -> list[str]:
 # CI's leg (.ci/run sets it: readme, colab or floors). Unset, every test runs; set, a test marked
 # ``ci_leg(name)`` runs in that leg only.
 CI_LEG_ENV = "GOING_DEEPER_CI_LEG"
-# The leg that runs tests/test_rerun.py: its first pass over each notebook is a Run All that compares every
-# check cell with the committed output, as nbval does, so nbval's own run of the notebooks is left out there
-# (pytest_ignore_collect below).
-RERUN_LEG = "floors"
+# The legs that run the notebooks another way than nbval, so nbval's own run is left out there
+# (pytest_ignore_collect below):
+#   floors: tests/test_rerun.py's first pass over each notebook is a Run All that compares every check cell
+#           with the committed output, as nbval does;
+#   colab:  Colab's learners run Inception V3 (tests/test_default_backbone.py). What the real MobileNetV2
+#           weights compute is checked at both ends of the version range (readme: newest, floors: lowest),
+#           and Colab's versions lie between them.
+LEGS_WITHOUT_NBVAL = ("floors", "colab")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,10 +76,10 @@ def leg_of(item: pytest.Item) -> str | None:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """In the rerun leg, nbval's notebook files are not collected at all: test_rerun.py runs them there.
+    """In the legs of :data:`LEGS_WITHOUT_NBVAL`, nbval's notebook files are not collected at all.
 
     (Deselecting their cells is not enough: nbval 0.11, the floor, still ran them.)"""
-    if os.environ.get(CI_LEG_ENV) == RERUN_LEG and collection_path.suffix == ".ipynb":
+    if os.environ.get(CI_LEG_ENV) in LEGS_WITHOUT_NBVAL and collection_path.suffix == ".ipynb":
         return True
     return None
 

@@ -49,7 +49,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from clean_notebooks import CHECK_MARK, CHECK_TAG, claim_ids, is_check_cell, read_committed  # noqa: E402
+from clean_notebooks import claim_ids, read_committed  # noqa: E402
+from notebook_runner import CHECK_MARK, CHECK_TAG, is_check_cell  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 FACTS = ROOT / "docs" / "facts.tsv"

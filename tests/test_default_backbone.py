@@ -23,10 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from clean_notebooks import is_check_cell
 from helpers.backbones import get_backbone
 from helpers.environment import BACKBONE_ENV, CACHE_ENV, HANDLE_ENV, OFFLINE_ENV
-from notebook_runner import changed_checks, run_notebook
+from notebook_runner import changed_checks, is_check_cell, run_notebook
 from structural_assets import TFHUB_MODULE
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from clean_notebooks import clean, is_check_cell, read_committed
+from clean_notebooks import clean, read_committed
+from notebook_runner import is_check_cell
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 

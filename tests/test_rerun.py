@@ -24,9 +24,8 @@ import pytest
 
 from helpers import solutions
 from helpers.environment import SOLUTIONS_ENV
-from clean_notebooks import is_check_cell as is_check
 from clean_notebooks import read_committed
-from notebook_runner import printed, run_notebook
+from notebook_runner import is_check_cell, printed, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -151,9 +150,9 @@ def test_colab_run_all_then_every_cell_again(path, tmp_path, notebook_costs):
     for cell in (c for c in second if is_solution(c)):
         assert READY not in printed(cell), f"the second pass did not run the solution:\n{cell.source[:200]}"
 
-    checks = [(a, b) for a, b in zip(first, second) if is_check(a)]
+    checks = [(a, b) for a, b in zip(first, second) if is_check_cell(a)]
     assert checks, f"{path.name}: no check cell"
-    committed = [c for c in read_committed(path).cells if is_check(c)]
+    committed = [c for c in read_committed(path).cells if is_check_cell(c)]
     assert [printed(a) for a, _ in checks] == [printed(c) for c in committed], (
         "a check cell printed something else than the committed notebook holds (what nbval compares)")
     for a, b in checks:

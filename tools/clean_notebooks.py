@@ -19,19 +19,10 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_runner import is_check_cell  # noqa: E402
 from slides import assign as assign_slide_types  # noqa: E402
 
-CHECK_TAG = "nbval-check-output"  # nbval's cell tag: compare this cell's stored output
-CHECK_MARK = "# NBVAL_CHECK_OUTPUT"  # nbval's older marker, a comment line of its own
 CLAIM_TAG_PREFIX = "claim:"  # claim:<id>, one tag per claim the check cell prints
-
-
-def is_check_cell(cell) -> bool:
-    """A code cell whose output nbval compares: tagged ``nbval-check-output`` (or the old comment line)."""
-    if cell.cell_type != "code":
-        return False
-    return CHECK_TAG in cell.get("metadata", {}).get("tags", []) or any(
-        line.strip() == CHECK_MARK for line in cell.source.splitlines())
 
 
 def claim_ids(cell) -> list[str]:

@@ -15,6 +15,8 @@ or, to run cells more than once in one kernel::
         kernel.run(nb.cells)
         kernel.peak_gib()
 
+or, to run sections one after another, each from an empty namespace: ``kernel.forget()`` between them.
+
 ``report`` also holds what ``results`` (an expression over the notebook's own variables) evaluates
 to at the end. A cell that raises stops the run with nbclient's ``CellExecutionError``, which shows
 the cell and its traceback. :func:`changed_checks` compares check cells' printed output with the
@@ -39,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # figures are drawn, never shown; TensorFlow's C++ start-up lines stay out; nobody watches, so the
 # notebooks start no TensorBoard server.
 HEADLESS_DEFAULTS = {"MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2", HEADLESS_ENV: "1"}
+
+CHECK_TAG = "nbval-check-output"  # nbval's cell tag: compare this cell's stored output
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"  # nbval's older marker, a comment line of its own
 
 
 def set_headless_defaults(environ=os.environ) -> None:
@@ -76,9 +81,11 @@ def printed(cell) -> str:
 
 
 def is_check_cell(cell) -> bool:
-    from clean_notebooks import is_check_cell as check  # tools/ is on sys.path wherever this module is imported
-
-    return check(cell)
+    """A code cell whose output nbval compares: tagged ``nbval-check-output`` (or the old comment line)."""
+    if cell.cell_type != "code":
+        return False
+    return CHECK_TAG in cell.get("metadata", {}).get("tags", []) or any(
+        line.strip() == CHECK_MARK for line in cell.source.splitlines())
 
 
 def changed_checks(stored, executed, skip_tag: str | None = None) -> list[str]:
@@ -86,6 +93,14 @@ def changed_checks(stored, executed, skip_tag: str | None = None) -> list[str]:
     return [cell.source for cell, ran in zip(stored.cells, executed.cells)
             if is_check_cell(cell) and skip_tag not in cell.metadata.get("tags", [])
             and printed(ran) != printed(cell)]
+
+
+FORGET = """\
+%reset -f
+import keras, matplotlib.pyplot
+keras.backend.clear_session()
+matplotlib.pyplot.close("all")
+%reset -f"""
 
 
 def notebook_client(nb, path: Path, timeout: int = 1200, **kwargs):
@@ -129,6 +144,15 @@ class Kernel:
         for index, cell in enumerate(cells, start):
             self.client.execute_cell(cell, index)
         return cells
+
+    def forget(self) -> None:
+        """Empty the kernel's namespace, as a new kernel would have it, without starting one.
+
+        Starting a kernel and importing TensorFlow again takes about 7 s; a section that starts from
+        here finds no variable of the cells run before (what ``start_here`` must rebuild), and Keras
+        and Matplotlib forget their models, layer names and figures. Imported modules stay loaded.
+        """
+        self.run([nbformat.v4.new_code_cell(FORGET)])
 
     def evaluate(self, expression: str):
         """What ``expression`` (over the notebook's variables) evaluates to in the kernel, through JSON."""

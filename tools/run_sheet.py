@@ -33,10 +33,9 @@ import nbformat
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 import claims_table  # noqa: E402
-from sections import EXTRA_CODE, Section, sections  # noqa: E402
+from sections import EXTRA_CODE, Section, is_start_here, sections  # noqa: E402
 from slides import is_hidden_solution  # noqa: E402
 
-from helpers.sections import LABEL as START_HERE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUCTORS = ROOT / "INSTRUCTORS.md"
@@ -80,11 +79,6 @@ def words(markdown: str) -> int:
 def is_exercise(section: Section) -> bool:
     """Exercises and the end-of-notebook questionnaire: homework, unless the plan has time for them."""
     return section.title.lower().startswith(("exercise", "check your understanding"))
-
-
-def is_start_here(cell) -> bool:
-    """A section's start-here cell: a no-op after the cells above ran, so a presenter skips it."""
-    return cell.cell_type == "code" and cell.source.startswith(START_HERE)
 
 
 def notebook_paths() -> dict[str, Path]:

@@ -5,6 +5,8 @@ slides (``tools/slides.py``), so all three cut a notebook the same way:
 
     for section in sections(nb): section.title, section.slug, section.cells
 
+(and the start-here tests, which run each section after the first one, the setup)
+
 A heading is the first line of a markdown cell (``# ``, ``## ``, ``### ``). The title cell (``#``) and
 what follows it up to the first ``##`` heading make the first section, named by the title.
 """
@@ -14,10 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from helpers.sections import EXTRA_CODE, LABEL as START_HERE_LABEL
+
 HEADING = re.compile(r"(#{1,6}) +(.*)")
 RUNTIME_MARK = re.compile(r"\s*<!-- runtime: [\w/-]+ -->")
 ASIDE = re.compile(r"\s*\*\([^)]*\)\*")  # "*(optional, about 10 s)*": not part of a section's name
-EXTRA_CODE = "# extra code"
 
 
 def heading(cell) -> tuple[int, str] | None:
@@ -40,6 +43,11 @@ def slug(text: str) -> str:
 
 def is_optional(text: str) -> bool:
     return "*(optional" in text.lower()
+
+
+def is_start_here(cell) -> bool:
+    """A section's start-here cell (``helpers.sections.start_here``): a no-op after the cells above ran."""
+    return cell.cell_type == "code" and cell.source.startswith(START_HERE_LABEL)
 
 
 def is_extra_code(cell) -> bool:

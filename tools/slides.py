@@ -40,9 +40,9 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_runner import is_check_cell  # noqa: E402
 from sections import heading  # noqa: E402
 
-CHECK_TAG, CHECK_MARK = "nbval-check-output", "# NBVAL_CHECK_OUTPUT"
 SOLUTION_TITLE = re.compile(r"#@title\s+Solution", re.I)
 # npm package -> (version, the tarball's sha1 as the registry publishes it: `npm view PACKAGE@VERSION dist.shasum`)
 VENDOR = {
@@ -60,11 +60,6 @@ NBCONVERT_CONFIG = TEMPLATE_DIR / "nbconvert_config.json"  # jupyter nbconvert -
 
 
 # --- the rules --------------------------------------------------------------------------------------
-
-def is_check_cell(cell) -> bool:
-    return cell.cell_type == "code" and (CHECK_TAG in cell.metadata.get("tags", ())
-                                         or any(line.strip() == CHECK_MARK for line in cell.source.splitlines()))
-
 
 def is_hidden_solution(cell) -> bool:
     first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
