@@ -81,6 +81,18 @@ def test_each_section_starts_from_an_empty_kernel(path, notebook_costs):
     assert not failed, "\n\n".join(failed)
 
 
+def test_a_forgotten_kernel_has_none_of_the_variables_before(tmp_path):
+    """What the section runs rely on: after ``forget``, a name from before is a NameError, as in a new kernel."""
+    new_cell = nbformat.v4.new_code_cell
+    with Kernel(tmp_path, timeout=120) as kernel:
+        kernel.run([new_cell("import numpy as np\nphotos = np.zeros(3)")])
+        kernel.forget()
+        with pytest.raises(CellExecutionError, match="NameError"):
+            kernel.run([new_cell("print(photos)")])
+        (ran,) = kernel.run([new_cell("print(sorted(n for n in dir() if not n.startswith('_')))")])
+    assert "np" not in ran.outputs[0]["text"]
+
+
 # How start_here picks the cells above: on small made-up notebooks.
 
 def made_up(*cells: tuple[str, str]) -> list[sections.Cell]:
