@@ -50,15 +50,9 @@ def test_each_section_that_needs_more_than_the_setup_opens_with_a_start_here_cel
         assert sections.find_section(analysed, section) == part.heading, f"{part.heading}: start_here names another section"
 
 
-# Which cells start_here picks does not depend on library versions, so CI runs the sections where it has CPU
-# to spare (.ci/run's log: each leg's CPU time): notebook 4's, half the time, in the colab leg, whose only
-# other notebook run is Inception V3's; the others in the readme leg.
-HEAVY_SECTIONS = ("04",)
-
-
 @pytest.mark.notebooks
-@pytest.mark.parametrize("path", [pytest.param(p, id=p.name, marks=pytest.mark.ci_leg(
-    "colab" if p.name.startswith(HEAVY_SECTIONS) else "readme")) for p in NOTEBOOKS])
+@pytest.mark.ci_leg("readme")
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_each_section_starts_from_an_empty_kernel(path, notebook_costs):
     """Each section with code: the setup cells, then the section (its start-here cell first), from an empty namespace.
 
