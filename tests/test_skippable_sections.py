@@ -13,8 +13,8 @@ import pytest
 
 from helpers import sections
 from helpers.environment import HANDLE_ENV
-from notebook_runner import run_notebook
-from sections import heading, is_optional as is_optional_heading, sections as notebook_sections
+from notebook_runner import printed, run_notebook
+from sections import heading, is_optional as is_optional_heading, setup_and_sections
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -25,7 +25,8 @@ def heading_level(cell) -> int | None:
 
 
 def is_optional(cell) -> bool:
-    return heading_level(cell) is not None and is_optional_heading(cell.source.splitlines()[0])
+    head = heading(cell)
+    return head is not None and is_optional_heading(head[1])
 
 
 def without_optional_sections(cells, keep=lambda heading: False):
@@ -95,8 +96,8 @@ def test_runs_without_its_optional_sections(path):
 
 def setup_and_section(cells, title: str) -> list:
     """The setup cells (above the first ``##`` heading) and the ``##`` section whose title starts with ``title``."""
-    setup, *parts = notebook_sections(nbformat.v4.new_notebook(cells=cells))
-    return setup.cells + next(part.cells for part in parts if part.title.startswith(title))
+    setup, parts = setup_and_sections(nbformat.v4.new_notebook(cells=cells))
+    return setup + next(part.cells for part in parts if part.title.startswith(title))
 
 
 @pytest.mark.notebooks
@@ -110,5 +111,4 @@ def test_the_tf_hub_section_steps_aside_without_the_module():
     path = next(p for p in NOTEBOOKS if p.name.startswith("04"))
     nb, _ = run_notebook(path, env={HANDLE_ENV: ""},  # empty: the real handle, not offline
                          cells=lambda cells: setup_and_section(cells, "The same extractor from TF Hub"))
-    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "Skipping the TF Hub section" in printed
+    assert "Skipping the TF Hub section" in "".join(printed(c) for c in nb.cells if c.cell_type == "code")

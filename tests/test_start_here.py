@@ -19,23 +19,17 @@ from nbclient.exceptions import CellExecutionError
 
 from helpers import sections
 from notebook_runner import Kernel
-from sections import Section, is_start_here, sections as notebook_sections
+from sections import is_start_here, setup_and_sections
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 START_CALL = re.compile(r'start_here\("([^"]+)", "([^"]+)"\)')
-
-
-def setup_and_sections(path: Path) -> tuple[list, list[Section]]:
-    """The setup (the title section's cells, above the first ``##`` heading) and the ``##`` sections after it."""
-    setup, *parts = notebook_sections(nbformat.read(path, as_version=4))
-    return setup.cells, parts
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_each_section_that_needs_more_than_the_setup_opens_with_a_start_here_cell(path):
     analysed = sections.notebook_cells(path)
     set_up = set().union(*(c.binds for c in analysed if c.section == ""))
-    for part in setup_and_sections(path)[1]:
+    for part in setup_and_sections(nbformat.read(path, as_version=4))[1]:
         code = [c for c in part.cells if c.cell_type == "code"]
         has_code = any(c.section == part.heading for c in analysed)  # (start-here cells aside)
         missing = sections.cells_to_rerun(analysed, part.heading, set_up)[1] if has_code else set()
@@ -60,7 +54,7 @@ def test_each_section_starts_from_an_empty_kernel(path, notebook_costs):
     is variables, and a new kernel per section would add 7 s of start-up to each of 53 sections. A section
     that fails is reported, and the next one still runs.
     """
-    setup, parts = setup_and_sections(path)
+    setup, parts = setup_and_sections(nbformat.read(path, as_version=4))
     failed, seconds = [], []
     with Kernel(path.parent) as kernel:
         for part in (p for p in parts if any(c.cell_type == "code" for c in p.cells)):
@@ -84,7 +78,7 @@ def test_a_forgotten_kernel_has_none_of_the_variables_before(tmp_path):
         with pytest.raises(CellExecutionError, match="NameError"):
             kernel.run([new_cell("print(photos)")])
         (ran,) = kernel.run([new_cell("print(sorted(n for n in dir() if not n.startswith('_')))")])
-    assert "np" not in ran.outputs[0]["text"]
+    assert "'np'" not in ran.outputs[0]["text"]
 
 
 # How start_here picks the cells above: on small made-up notebooks.

@@ -4,8 +4,7 @@ Shared by the benchmark (kernel time per section), the run-sheet (``tools/run_sh
 slides (``tools/slides.py``), so all three cut a notebook the same way:
 
     for section in sections(nb): section.title, section.slug, section.cells
-
-(and the start-here tests, which run each section after the first one, the setup)
+    setup, parts = setup_and_sections(nb)  # the tests that run one section after the setup cells
 
 A heading is the first line of a markdown cell (``# ``, ``## ``, ``### ``). The title cell (``#``) and
 what follows it up to the first ``##`` heading make the first section, named by the title.
@@ -85,3 +84,9 @@ def sections(nb) -> list[Section]:
 def notebook_key(name: str) -> str:
     """'05_ants_vs_bees.ipynb' -> '05'."""
     return name[:2]
+
+
+def setup_and_sections(nb) -> tuple[list, list[Section]]:
+    """The setup cells (the title section: all above the first ``##`` heading), and the sections after it."""
+    setup, *parts = sections(nb)
+    return setup.cells, parts
